@@ -1,0 +1,206 @@
+// One typed schema per command: defaults, flag and environment names, validation, help text.
+// Every problem is collected so that a bad start lists them all at once.
+
+type Kind = 'integer' | 'bytes' | 'string' | 'url' | 'boolean' | 'enum';
+
+interface OptionSpec {
+  readonly flag: string;
+  readonly kind: Kind;
+  readonly default: string | number | boolean | undefined;
+  readonly help: string;
+  readonly env?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly choices?: readonly string[];
+}
+
+type Value<S extends OptionSpec> = S['kind'] extends 'integer' | 'bytes'
+  ? number
+  : S['kind'] extends 'boolean'
+    ? boolean
+    : S['default'] extends undefined
+      ? string | undefined
+      : string;
+
+type Schema = Readonly<Record<string, OptionSpec>>;
+export type OptionsOf<S extends Schema> = { readonly [K in keyof S]: Value<S[K]> };
+
+const MiB = 1024 * 1024;
+
+function option<const S extends OptionSpec>(spec: S): S {
+  return spec;
+}
+
+const kinesisEndpoint = option({
+  flag: 'kinesis-endpoint', kind: 'url', default: undefined,
+  env: ['GATEWAY_KINESIS_ENDPOINT', 'AWS_ENDPOINT_URL_KINESIS', 'AWS_ENDPOINT_URL'],
+  help: 'Kinesis endpoint URL; with neither this nor a region, serve starts the embedded local Kinesis',
+});
+const region = option({
+  flag: 'region', kind: 'string', default: undefined,
+  env: ['GATEWAY_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'],
+  help: 'AWS region of the stream',
+});
+const stream = option({ flag: 'stream', kind: 'string', default: 'events', help: 'Kinesis stream name' });
+const logLevel = option({
+  flag: 'log-level', kind: 'enum', default: 'info',
+  choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level (JSON lines on stdout)',
+});
+
+export const SERVE_SCHEMA = {
+  port: option({ flag: 'port', kind: 'integer', default: 8080, min: 0, max: 65535, help: 'public HTTP port (0 picks a free one)' }),
+  host: option({ flag: 'host', kind: 'string', default: '0.0.0.0', help: 'public HTTP listen address' }),
+  adminPort: option({ flag: 'admin-port', kind: 'integer', default: 9464, min: 0, max: 65535, help: 'admin port serving /metrics, /healthz and /readyz (0 picks a free one)' }),
+  adminHost: option({ flag: 'admin-host', kind: 'string', default: '0.0.0.0', help: 'admin listen address' }),
+  stream,
+  region,
+  kinesisEndpoint,
+  ringBytes: option({ flag: 'ring-bytes', kind: 'bytes', default: 64 * MiB, min: 64 * 1024, max: 2047 * MiB, help: 'size of the shared-memory event buffer; memory never grows past it' }),
+  maxBodyBytes: option({ flag: 'max-body-bytes', kind: 'bytes', default: 1 * MiB, min: 1024, max: 64 * MiB, help: 'largest request body accepted (413 past it)' }),
+  maxEventDepth: option({ flag: 'max-event-depth', kind: 'integer', default: 32, min: 1, max: 1000, help: 'deepest JSON nesting accepted inside one event (400 past it)' }),
+  workers: option({ flag: 'workers', kind: 'integer', default: 2, min: 1, max: 64, help: 'shipper worker threads' }),
+  batchesPerWorker: option({ flag: 'batches-per-worker', kind: 'integer', default: 4, min: 1, max: 64, help: 'PutRecords batches one worker keeps in flight at once' }),
+  lingerMs: option({ flag: 'linger-ms', kind: 'integer', default: 50, min: 0, max: 60_000, help: 'longest time a record waits for its batch to fill' }),
+  kinesisConnectTimeoutMs: option({ flag: 'kinesis-connect-timeout-ms', kind: 'integer', default: 3000, min: 100, max: 120_000, help: 'TCP/TLS connect timeout towards Kinesis' }),
+  kinesisRequestTimeoutMs: option({ flag: 'kinesis-request-timeout-ms', kind: 'integer', default: 10_000, min: 100, max: 600_000, help: 'timeout of one PutRecords call' }),
+  drainDelayMs: option({ flag: 'drain-delay-ms', kind: 'integer', default: 5000, min: 0, max: 600_000, help: 'on SIGTERM, keep serving this long with /readyz at 503 (set to the load balancer deregistration delay)' }),
+  shutdownTimeoutMs: option({ flag: 'shutdown-timeout-ms', kind: 'integer', default: 30_000, min: 0, max: 3_600_000, help: 'longest time shutdown waits for buffered events to ship' }),
+  localKinesisPort: option({ flag: 'local-kinesis-port', kind: 'integer', default: 4567, min: 0, max: 65535, help: 'port of the embedded local Kinesis (0 picks a free one)' }),
+  localKinesisShards: option({ flag: 'local-kinesis-shards', kind: 'integer', default: 4, min: 1, max: 100, help: 'shards of the stream the embedded local Kinesis creates' }),
+  allowUwsFallback: option({ flag: 'allow-uws-fallback', kind: 'boolean', default: false, help: 'start even when the native uWebSockets.js binary cannot load (the pure-Node fallback is many times slower)' }),
+  logLevel,
+} as const;
+
+export const TAP_SCHEMA = {
+  endpoint: { ...kinesisEndpoint, flag: 'endpoint', help: 'Kinesis endpoint URL (default: the AWS endpoint of the region)' },
+  region,
+  stream,
+  from: option({ flag: 'from', kind: 'enum', default: 'trim-horizon', choices: ['trim-horizon', 'latest'], help: 'where to start reading every shard' }),
+  idleExit: option({ flag: 'idle-exit', kind: 'integer', default: 0, min: 0, max: 86_400, help: 'exit after this many seconds with no new records (0: never)' }),
+} as const;
+
+export const LOCAL_KINESIS_SCHEMA = {
+  port: option({ flag: 'port', kind: 'integer', default: 4567, min: 0, max: 65535, help: 'port to listen on (0 picks a free one)' }),
+  stream,
+  shards: option({ flag: 'shards', kind: 'integer', default: 4, min: 1, max: 100, help: 'shards of the stream to create' }),
+} as const;
+
+export type ServeConfig = OptionsOf<typeof SERVE_SCHEMA>;
+export type TapConfig = OptionsOf<typeof TAP_SCHEMA>;
+export type LocalKinesisConfig = OptionsOf<typeof LOCAL_KINESIS_SCHEMA>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function envName(spec: OptionSpec): string {
+  return spec.env?.[0] ?? `GATEWAY_${spec.flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: MiB, mb: MiB, mib: MiB, g: 1024 * MiB, gb: 1024 * MiB, gib: 1024 * MiB };
+
+function convert(spec: OptionSpec, raw: string | boolean, source: string): { value?: unknown; problem?: string } {
+  const bad = (what: string) => ({ problem: `${source}: ${what}, got ${JSON.stringify(raw)}` });
+  if (spec.kind === 'boolean') {
+    if (raw === true || raw === 'true' || raw === '1') return { value: true };
+    if (raw === false || raw === 'false' || raw === '0') return { value: false };
+    return bad('expected true or false');
+  }
+  if (raw === true || raw === false) return bad('expected a value');
+  switch (spec.kind) {
+    case 'integer':
+    case 'bytes': {
+      const match = spec.kind === 'bytes' ? /^(\d+)\s*([a-zA-Z]*)$/.exec(raw.trim()) : /^(-?\d+)()$/.exec(raw.trim());
+      const unit = match ? BYTE_UNITS[match[2].toLowerCase()] : undefined;
+      if (!match || unit === undefined) return bad(spec.kind === 'bytes' ? 'expected a size such as 65536, 512KiB or 64MiB' : 'expected a whole number');
+      const n = Number(match[1]) * unit;
+      if (spec.min !== undefined && n < spec.min) return bad(`must be at least ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) return bad(`must be at most ${spec.max}`);
+      return { value: n };
+    }
+    case 'enum':
+      return spec.choices!.includes(raw) ? { value: raw } : bad(`expected one of ${spec.choices!.join(', ')}`);
+    case 'url': {
+      try {
+        const url = new URL(raw);
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') return bad('expected an http:// or https:// URL');
+        return { value: raw.replace(/\/+$/, '') };
+      } catch {
+        return bad('expected a URL');
+      }
+    }
+    default:
+      return raw === '' ? bad('must not be empty') : { value: raw };
+  }
+}
+
+/** Flags win over environment variables, which win over defaults. */
+export function parseOptions<S extends Schema>(schema: S, argv: readonly string[], env: NodeJS.ProcessEnv): OptionsOf<S> {
+  const problems: string[] = [];
+  const byFlag = new Map(Object.entries(schema).map(([key, spec]) => [spec.flag, key]));
+  const fromFlags = new Map<string, string | boolean>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const match = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(arg);
+    if (!match) {
+      problems.push(`unexpected argument ${JSON.stringify(arg)}`);
+      continue;
+    }
+    let [, flag, inline] = match;
+    let negated = false;
+    if (!byFlag.has(flag) && flag.startsWith('no-') && schema[byFlag.get(flag.slice(3)) ?? '']?.kind === 'boolean') {
+      flag = flag.slice(3);
+      negated = true;
+    }
+    const key = byFlag.get(flag);
+    if (key === undefined) {
+      problems.push(`unknown option --${flag}`);
+      continue;
+    }
+    if (schema[key].kind === 'boolean') {
+      fromFlags.set(key, negated ? false : (inline ?? true));
+    } else if (inline !== undefined) {
+      fromFlags.set(key, inline);
+    } else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
+      fromFlags.set(key, argv[++i]);
+    } else {
+      problems.push(`--${flag} needs a value`);
+    }
+  }
+
+  const result: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(schema)) {
+    let raw: string | boolean | undefined = fromFlags.get(key);
+    let source = `--${spec.flag}`;
+    if (raw === undefined) {
+      const names = spec.env ?? [envName(spec)];
+      const name = names.find((n) => env[n] !== undefined && env[n] !== '');
+      if (name) {
+        raw = env[name]!;
+        source = name;
+      }
+    }
+    if (raw === undefined) {
+      result[key] = spec.default;
+      continue;
+    }
+    const { value, problem } = convert(spec, raw, source);
+    if (problem) problems.push(problem);
+    else result[key] = value;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(result) as OptionsOf<S>;
+}
+
+export function helpText(command: string, schema: Schema): string {
+  const rows = Object.values(schema).map((spec) => {
+    const placeholder = spec.kind === 'boolean' ? '' : ` <${spec.kind === 'enum' ? spec.choices!.join('|') : spec.kind}>`;
+    const env = (spec.env ?? [envName(spec)]).join(', ');
+    const def = spec.default === undefined ? 'unset' : String(spec.default);
+    return `  --${spec.flag}${placeholder}\n      ${spec.help}\n      default: ${def}; env: ${env}`;
+  });
+  return `Usage: kinesis-gateway ${command} [options]\n\nOptions (flags win over environment variables):\n${rows.join('\n')}\n`;
+}

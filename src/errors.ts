@@ -1,0 +1,48 @@
+// Every error the HTTP surface can answer with: one stable code, one status, one meaning.
+// The README's error table is checked against this list by a test.
+
+export const ERROR_CODES = {
+  empty_body: { status: 400, meaning: 'the request had no events' },
+  malformed_json: { status: 400, meaning: 'the body is not valid JSON or NDJSON; the message names the first bad event' },
+  invalid_utf8: { status: 400, meaning: 'the body is not valid UTF-8' },
+  not_an_object: { status: 400, meaning: 'an event is not a JSON object' },
+  too_deep: { status: 400, meaning: 'an event nests deeper than --max-event-depth' },
+  not_found: { status: 404, meaning: 'no such route' },
+  method_not_allowed: { status: 405, meaning: 'the route exists but not for this method (see the Allow header)' },
+  body_too_large: { status: 413, meaning: 'the body is larger than --max-body-bytes' },
+  event_too_large: { status: 413, meaning: 'one event, wrapped in its envelope, exceeds the 1 MiB Kinesis record limit' },
+  unsupported_media_type: { status: 415, meaning: 'Content-Type is not JSON, NDJSON or text/plain, or Content-Encoding is not supported' },
+  not_ready: { status: 503, meaning: 'the gateway is starting and its stream is not confirmed yet' },
+  buffer_full: { status: 503, meaning: 'the gateway buffer is full; retry after the Retry-After seconds' },
+  draining: { status: 503, meaning: 'the gateway is shutting down; retry on another instance' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A request the gateway refuses; carries what the HTTP layer needs to answer it. */
+export class RequestError extends Error {
+  readonly status: number;
+  /** Methods the route takes, for the Allow header of a 405. */
+  allow?: string;
+
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+    this.status = ERROR_CODES[code].status;
+  }
+
+  static methodNotAllowed(method: string, path: string, allow: string): RequestError {
+    const error = new RequestError('method_not_allowed', `${path} does not take ${method}; use ${allow}`);
+    error.allow = allow;
+    return error;
+  }
+
+  toJSON(): string {
+    return JSON.stringify({ error: this.code, message: this.message });
+  }
+}
+
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: '200 OK', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 404: '404 Not Found',
+  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type',
+  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+};

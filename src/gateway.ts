@@ -1,0 +1,129 @@
+// `serve`: wires the ring, the shipper pool, the listeners and the shutdown sequence together.
+
+import type { ServeConfig } from './config';
+import { createAdminApp } from './http/admin-app';
+import { createPublicApp } from './http/public-app';
+import { Readiness } from './http/readiness';
+import { RequestMetrics } from './http/request-metrics';
+import { NATIVE_UWS, uws, uwsFallbackProblem, type TemplatedApp, type us_listen_socket } from './http/uws';
+import { createKinesisClient, type KinesisTarget } from './kinesis-client';
+import { startLocalKinesis, type LocalKinesis } from './kinesis-local/local-kinesis';
+import type { Logger } from './log';
+import { METRICS } from './metrics/metric-definitions';
+import { createRegistry } from './metrics/registry';
+import { SharedMetrics } from './metrics/shared-metrics';
+import { createRingBuffer } from './ring/ring-layout';
+import { RingWriter } from './ring/ring-writer';
+import { MAX_BYTES_PER_REQUEST, MAX_RECORDS_PER_REQUEST } from './shipper/put-records';
+import { Shipper } from './shipper/shipper';
+import { waitForActiveStream } from './stream-status';
+
+export class StartupError extends Error {}
+
+export interface RunningGateway {
+  readonly port: number;
+  readonly adminPort: number;
+  /** Drains (after the drain delay when asked), ships everything buffered, and closes. Resolves true when nothing was left behind. */
+  shutdown(withDrainDelay: boolean): Promise<boolean>;
+}
+
+function listen(app: TemplatedApp, host: string, port: number, what: string): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (token) => (token ? resolve(token) : reject(new StartupError(`cannot listen for ${what} on ${host}:${port} (in use or not permitted)`))));
+  });
+}
+
+export async function serve(config: ServeConfig, log: Logger): Promise<RunningGateway> {
+  const nativeUws = NATIVE_UWS;
+  if (!nativeUws && !config.allowUwsFallback) throw new StartupError(uwsFallbackProblem());
+
+  let localKinesis: LocalKinesis | undefined;
+  let kinesis: KinesisTarget = {
+    endpoint: config.kinesisEndpoint,
+    region: config.region,
+    connectTimeoutMs: config.kinesisConnectTimeoutMs,
+    requestTimeoutMs: config.kinesisRequestTimeoutMs,
+  };
+  if (!config.kinesisEndpoint && !config.region) {
+    localKinesis = await startLocalKinesis(config.localKinesisPort);
+    kinesis = { ...kinesis, endpoint: localKinesis.endpoint };
+    log.info(
+      { kinesisEndpoint: localKinesis.endpoint, stream: config.stream, shards: config.localKinesisShards },
+      `no Kinesis endpoint or region configured: started the embedded local Kinesis (kinesalite) at ${localKinesis.endpoint} with stream ${config.stream}`,
+    );
+  }
+  if (!nativeUws) log.warn(uwsFallbackProblem());
+
+  const readiness = new Readiness();
+  const metrics = new SharedMetrics();
+  const requestMetrics = new RequestMetrics(metrics);
+  const ringBuffer = createRingBuffer(config.ringBytes);
+  // Batches are published only after start-up, so the writer may refer to the shipper made below.
+  const writer = new RingWriter(
+    ringBuffer,
+    { maxRecords: MAX_RECORDS_PER_REQUEST, maxBytes: MAX_BYTES_PER_REQUEST, lingerMs: config.lingerMs },
+    (batch) => shipper.ship(batch),
+  );
+  const shipper = new Shipper({
+    workers: config.workers,
+    batchesPerWorker: config.batchesPerWorker,
+    log,
+    onConfirmed: (batch) => writer.release(batch),
+    batchesShipped: metrics.counter(METRICS.batchesShipped),
+    taskFailures: metrics.counter(METRICS.workerTaskFailures),
+    workerData: { ring: ringBuffer, metrics: metrics.buffer, kinesis, stream: config.stream, logLevel: config.logLevel },
+  });
+  const registry = createRegistry(metrics, {
+    ringUsedBytes: () => writer.used,
+    ringCapacityBytes: () => writer.capacity,
+    batchesInFlight: () => shipper.batchesInFlight,
+  });
+
+  const publicApp = createPublicApp({ maxBodyBytes: config.maxBodyBytes, maxEventDepth: config.maxEventDepth, ring: writer, readiness, metrics: requestMetrics, log });
+  const adminApp = createAdminApp(registry, readiness, requestMetrics);
+  const publicSocket = await listen(publicApp, config.host, config.port, 'events');
+  const adminSocket = await listen(adminApp, config.adminHost, config.adminPort, 'admin');
+  const port = uws.us_socket_local_port(publicSocket);
+  const adminPort = uws.us_socket_local_port(adminSocket);
+  log.info({ port, adminPort, nativeUws }, `listening on ${config.host}:${port} (events) and ${config.adminHost}:${adminPort} (admin); not ready until the stream is confirmed`);
+
+  const where = kinesis.endpoint ?? `region ${config.region}`;
+  const startup = new AbortController();
+  const setupClient = createKinesisClient(kinesis);
+  try {
+    const shards = await waitForActiveStream({
+      client: setupClient, stream: config.stream, where, log, signal: startup.signal,
+      createShards: localKinesis ? config.localKinesisShards : undefined,
+    });
+    readiness.phase = 'ready';
+    log.info({ stream: config.stream, shards, kinesisEndpoint: where }, `stream ${config.stream} is ACTIVE with ${shards} open shards: ready`);
+  } catch (err) {
+    uws.us_listen_socket_close(publicSocket);
+    uws.us_listen_socket_close(adminSocket);
+    await shipper.close();
+    localKinesis?.stop();
+    throw new StartupError((err as Error).message);
+  } finally {
+    setupClient.destroy();
+  }
+
+  async function shutdown(withDrainDelay: boolean): Promise<boolean> {
+    const started = Date.now();
+    readiness.phase = 'draining';
+    log.info({ drainDelayMs: withDrainDelay ? config.drainDelayMs : 0 }, 'shutting down: readiness is now 503; still taking events during the drain delay');
+    if (withDrainDelay && config.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
+    uws.us_listen_socket_close(publicSocket);
+    readiness.phase = 'closed';
+    writer.closeBatch();
+    const shipped = await shipper.idle(config.shutdownTimeoutMs);
+    const left = writer.used;
+    if (shipped) log.info({ tookMs: Date.now() - started }, 'every buffered event was confirmed by Kinesis');
+    else log.error({ bytesLeft: left, batchesInFlight: shipper.batchesInFlight }, `shutdown timeout of ${config.shutdownTimeoutMs} ms passed with events not yet confirmed by Kinesis: they are lost`);
+    uws.us_listen_socket_close(adminSocket);
+    await shipper.close();
+    localKinesis?.stop();
+    return shipped;
+  }
+
+  return { port, adminPort, shutdown };
+}

@@ -1,0 +1,30 @@
+// Liveness and readiness, served on both the public and the admin port (load balancers check the
+// public one; Kubernetes-style probes often use the admin one).
+
+import { sendError, sendJson } from './responses';
+import type { Readiness } from './readiness';
+import type { RequestMetrics } from './request-metrics';
+import type { TemplatedApp } from './uws';
+import { RequestError } from '../errors';
+
+export function addHealthRoutes(app: TemplatedApp, readiness: Readiness, metrics: RequestMetrics): void {
+  app.get('/healthz', (res) => {
+    metrics.answer('/healthz', 200);
+    sendJson(res, 200, '{"status":"ok"}');
+  });
+  app.get('/readyz', (res) => {
+    if (readiness.ready) {
+      metrics.answer('/readyz', 200);
+      sendJson(res, 200, '{"status":"ready"}');
+    } else {
+      metrics.answer('/readyz', 503);
+      sendJson(res, 503, JSON.stringify({ error: 'not_ready', message: `the gateway is ${readiness.phase}` }));
+    }
+  });
+  for (const path of ['/healthz', '/readyz'] as const) {
+    app.any(path, (res, req) => {
+      metrics.answer(path, 405);
+      sendError(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), path, 'GET'));
+    });
+  }
+}

@@ -1,0 +1,114 @@
+// The public listener: event ingest and health. It answers from what is in memory: it never waits
+// on Kinesis, the disk or another thread.
+
+import { RequestError } from '../errors';
+import { writeEvents } from '../events/envelope';
+import { EventSpans, scanEvents, type BodyFormat } from '../events/json-scan';
+import type { Logger } from '../log';
+import type { RingWriter } from '../ring/ring-writer';
+import { clientAddress } from './client-address';
+import { addHealthRoutes } from './health-routes';
+import { readBody } from './read-body';
+import type { Readiness } from './readiness';
+import type { RequestMetrics } from './request-metrics';
+import { sendError, sendJson } from './responses';
+import { uws, type HttpResponse, type TemplatedApp } from './uws';
+
+export interface PublicAppOptions {
+  readonly maxBodyBytes: number;
+  readonly maxEventDepth: number;
+  readonly ring: RingWriter;
+  readonly readiness: Readiness;
+  readonly metrics: RequestMetrics;
+  readonly log: Logger;
+}
+
+const EVENTS_PATH = '/v1/events';
+
+/** navigator.sendBeacon with a string sends text/plain, and a body without a type is most likely JSON too. */
+export function bodyFormat(contentType: string): BodyFormat | undefined {
+  const mediaType = contentType.split(';', 1)[0].trim().toLowerCase();
+  switch (mediaType) {
+    case 'application/json':
+      return 'json';
+    case 'application/x-ndjson':
+    case 'application/ndjson':
+    case 'application/jsonl':
+    case 'application/x-jsonlines':
+      return 'ndjson';
+    case 'text/plain':
+    case '':
+      return 'auto';
+    default:
+      return undefined;
+  }
+}
+
+export function createPublicApp(options: PublicAppOptions): TemplatedApp {
+  const { ring, readiness, metrics, log } = options;
+  const spans = new EventSpans();
+  const app = uws.App();
+
+  function refuse(res: HttpResponse, error: RequestError, closeConnection = false): void {
+    metrics.reject(error.code);
+    metrics.answer(EVENTS_PATH, error.status);
+    sendError(res, error, closeConnection);
+  }
+
+  app.post(EVENTS_PATH, (res, req) => {
+    // HttpRequest is valid only in this synchronous part: read everything needed now.
+    const contentType = req.getHeader('content-type');
+    const contentEncoding = req.getHeader('content-encoding');
+    const declaredLength = Number(req.getHeader('content-length') || 0);
+    const userAgent = req.getHeader('user-agent');
+    const ip = clientAddress(res);
+    // A refusal before the body is read closes the connection: its unread body must not be
+    // mistaken for the next request.
+    if (!readiness.acceptingEvents) {
+      const error = readiness.phase === 'starting'
+        ? new RequestError('not_ready', 'the gateway is starting; retry shortly')
+        : new RequestError('draining', 'the gateway is shutting down; retry on another instance');
+      return refuse(res, error, true);
+    }
+    const format = bodyFormat(contentType);
+    if (format === undefined) {
+      return refuse(res, new RequestError('unsupported_media_type', `Content-Type ${contentType} is not accepted; send application/json, application/x-ndjson or text/plain`), true);
+    }
+    if (contentEncoding !== '' && contentEncoding.toLowerCase() !== 'identity') {
+      return refuse(res, new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send the body uncompressed`), true);
+    }
+    if (declaredLength > options.maxBodyBytes) {
+      return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), true);
+    }
+    readBody(res, declaredLength, options.maxBodyBytes, {
+      onTooLarge() {
+        res.cork(() => refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), true));
+      },
+      onBody(body) {
+        res.cork(() => {
+          if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'));
+          try {
+            scanEvents(body, format, options.maxEventDepth, spans);
+            const accepted = writeEvents(body, spans, { receivedAt: Date.now(), ip, userAgent, path: EVENTS_PATH }, ring);
+            metrics.eventsAccepted.inc(accepted);
+            metrics.answer(EVENTS_PATH, 202);
+            sendJson(res, 202, `{"accepted":${accepted}}`);
+          } catch (err) {
+            if (err instanceof RequestError) return refuse(res, err);
+            log.error({ err }, 'unexpected error while taking events');
+            metrics.answer(EVENTS_PATH, 500);
+            sendJson(res, 500, '{"error":"internal","message":"unexpected error; the events were not accepted"}');
+          }
+        });
+      },
+    });
+  });
+
+  app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST')));
+  addHealthRoutes(app, readiness, metrics);
+  app.any('/*', (res, req) => {
+    metrics.answer('other', 404);
+    sendError(res, new RequestError('not_found', `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`));
+  });
+  return app;
+}

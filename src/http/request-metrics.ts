@@ -1,0 +1,29 @@
+// Counting answers by route and status, and refused events by reason, with handles made once.
+
+import type { ErrorCode } from '../errors';
+import { METRICS, REJECT_REASONS, ROUTES, STATUSES } from '../metrics/metric-definitions';
+import type { CounterHandle, SharedMetrics } from '../metrics/shared-metrics';
+
+export type Route = (typeof ROUTES)[number];
+
+export class RequestMetrics {
+  private readonly answered = new Map<string, CounterHandle>();
+  private readonly rejected = new Map<string, CounterHandle>();
+  readonly eventsAccepted: CounterHandle;
+
+  constructor(metrics: SharedMetrics) {
+    for (const route of ROUTES) {
+      for (const status of STATUSES) this.answered.set(`${route} ${status}`, metrics.counter(METRICS.requests, route, status));
+    }
+    for (const reason of REJECT_REASONS) this.rejected.set(reason, metrics.counter(METRICS.eventsRejected, reason));
+    this.eventsAccepted = metrics.counter(METRICS.eventsAccepted);
+  }
+
+  answer(route: Route, status: number): void {
+    this.answered.get(`${route} ${status}`)?.inc();
+  }
+
+  reject(reason: ErrorCode): void {
+    this.rejected.get(reason)?.inc();
+  }
+}

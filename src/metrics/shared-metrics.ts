@@ -1,0 +1,120 @@
+// Counters and histograms in one SharedArrayBuffer, updated with Atomics by every thread and read
+// by the main thread when /metrics is scraped: a scrape never waits on a worker, and a worker that
+// dies loses none of the counts it made.
+
+import { METRICS, type MetricDefinition } from './metric-definitions';
+
+interface Placement {
+  readonly base: number;
+  /** Slots one label combination takes: 1 for a counter; buckets + count + sum for a histogram. */
+  readonly width: number;
+}
+
+/** Histogram sums are kept in integer microseconds: Atomics has no floating-point add. */
+const SUM_SCALE = 1e6;
+
+function placeAll(): { placements: Map<MetricDefinition, Placement>; slots: number } {
+  const placements = new Map<MetricDefinition, Placement>();
+  let next = 0;
+  for (const def of Object.values(METRICS)) {
+    const combinations = def.labelValues.reduce((n, values) => n * values.length, 1);
+    const width = def.type === 'histogram' ? def.buckets!.length + 3 : 1; // + the +Inf bucket, count, sum
+    placements.set(def, { base: next, width });
+    next += combinations * width;
+  }
+  return { placements, slots: next };
+}
+
+const { placements, slots: SLOT_COUNT } = placeAll();
+
+export class CounterHandle {
+  constructor(private readonly cells: BigInt64Array, private readonly slot: number) {}
+  inc(by = 1): void {
+    Atomics.add(this.cells, this.slot, BigInt(by));
+  }
+}
+
+export class HistogramHandle {
+  constructor(private readonly cells: BigInt64Array, private readonly slot: number, private readonly buckets: readonly number[]) {}
+  observe(seconds: number): void {
+    let bucket = 0;
+    while (bucket < this.buckets.length && seconds > this.buckets[bucket]) bucket++;
+    Atomics.add(this.cells, this.slot + bucket, 1n);
+    Atomics.add(this.cells, this.slot + this.buckets.length + 1, 1n);
+    Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(seconds * SUM_SCALE)));
+  }
+}
+
+export interface MetricSample {
+  readonly metricName: string;
+  readonly labels: Record<string, string>;
+  readonly value: number;
+}
+
+export class SharedMetrics {
+  readonly buffer: SharedArrayBuffer;
+  private readonly cells: BigInt64Array;
+
+  constructor(buffer?: SharedArrayBuffer) {
+    this.buffer = buffer ?? new SharedArrayBuffer(SLOT_COUNT * 8);
+    this.cells = new BigInt64Array(this.buffer);
+  }
+
+  counter(def: MetricDefinition, ...labelValues: string[]): CounterHandle {
+    return new CounterHandle(this.cells, this.slotOf(def, labelValues));
+  }
+
+  histogram(def: MetricDefinition, ...labelValues: string[]): HistogramHandle {
+    return new HistogramHandle(this.cells, this.slotOf(def, labelValues), def.buckets!);
+  }
+
+  /** Current samples of one metric, in the shape prom-client's registry prints. */
+  samples(def: MetricDefinition): MetricSample[] {
+    const out: MetricSample[] = [];
+    const { base, width } = placements.get(def)!;
+    forEachCombination(def.labelValues, (index, values) => {
+      const labels = Object.fromEntries(def.labels.map((name, i) => [name, values[i]]));
+      const slot = base + index * width;
+      if (def.type === 'counter') {
+        out.push({ metricName: def.name, labels, value: Number(Atomics.load(this.cells, slot)) });
+        return;
+      }
+      const buckets = def.buckets!;
+      let cumulative = 0;
+      for (let b = 0; b <= buckets.length; b++) {
+        cumulative += Number(Atomics.load(this.cells, slot + b));
+        const le = b < buckets.length ? String(buckets[b]) : '+Inf';
+        out.push({ metricName: `${def.name}_bucket`, labels: { ...labels, le }, value: cumulative });
+      }
+      out.push({ metricName: `${def.name}_count`, labels, value: Number(Atomics.load(this.cells, slot + buckets.length + 1)) });
+      out.push({ metricName: `${def.name}_sum`, labels, value: Number(Atomics.load(this.cells, slot + buckets.length + 2)) / SUM_SCALE });
+    });
+    return out;
+  }
+
+  private slotOf(def: MetricDefinition, labelValues: readonly string[]): number {
+    const placement = placements.get(def);
+    if (!placement) throw new Error(`unknown metric ${def.name}`);
+    if (labelValues.length !== def.labels.length) throw new Error(`${def.name} takes labels ${def.labels.join(', ')}`);
+    let index = 0;
+    def.labelValues.forEach((allowed, i) => {
+      const at = allowed.indexOf(labelValues[i]);
+      if (at < 0) throw new Error(`${def.name}: ${def.labels[i]}=${labelValues[i]} is not one of ${allowed.join(', ')}`);
+      index = index * allowed.length + at;
+    });
+    return placement.base + index * placement.width;
+  }
+}
+
+function forEachCombination(labelValues: readonly (readonly string[])[], fn: (index: number, values: string[]) => void): void {
+  const total = labelValues.reduce((n, values) => n * values.length, 1);
+  for (let index = 0; index < total; index++) {
+    const values: string[] = [];
+    let rest = index;
+    for (let i = labelValues.length - 1; i >= 0; i--) {
+      values[i] = labelValues[i][rest % labelValues[i].length];
+      rest = Math.floor(rest / labelValues[i].length);
+    }
+    fn(index, values);
+  }
+}

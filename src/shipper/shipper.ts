@@ -1,0 +1,86 @@
+// Main-thread side of shipping: hands each published ring batch to the worker pool, releases its
+// ring space once Kinesis confirmed it, and hands it to another worker if its worker failed.
+
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import type { Logger } from '../log';
+import type { CounterHandle } from '../metrics/shared-metrics';
+import type { BatchDescriptor } from '../ring/ring-writer';
+import type { ShipperWorkerData } from './worker';
+
+export interface ShipperOptions {
+  readonly workers: number;
+  readonly batchesPerWorker: number;
+  readonly workerData: ShipperWorkerData;
+  readonly log: Logger;
+  readonly onConfirmed: (batch: BatchDescriptor) => void;
+  readonly batchesShipped: CounterHandle;
+  readonly taskFailures: CounterHandle;
+}
+
+const RESUBMIT_DELAY_MS = 200;
+
+export class Shipper {
+  private readonly pool: Piscina;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly options: ShipperOptions) {
+    this.pool = new Piscina({
+      filename: path.join(__dirname, 'worker.js'),
+      minThreads: options.workers,
+      maxThreads: options.workers,
+      concurrentTasksPerWorker: options.batchesPerWorker,
+      // The default mode parks an idle worker's event loop between tasks, which would freeze the
+      // PutRecords calls it has in flight.
+      atomics: 'disabled',
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData: options.workerData,
+    });
+  }
+
+  get batchesInFlight(): number {
+    return this.inFlight;
+  }
+
+  ship(batch: BatchDescriptor): void {
+    this.inFlight++;
+    this.submit(batch);
+  }
+
+  /** Resolves once every batch handed over so far is confirmed, or false after timeoutMs. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight === 0) return true;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool.destroy();
+  }
+
+  private submit(batch: BatchDescriptor): void {
+    // Send only the region's numbers: the worker reads the bytes from the ring itself.
+    const task = { start: batch.start, end: batch.end, count: batch.count };
+    this.pool.run(task).then(
+      () => {
+        this.options.batchesShipped.inc();
+        this.options.onConfirmed(batch);
+        if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+      },
+      (err: Error) => {
+        if (this.closed) return;
+        this.options.taskFailures.inc();
+        this.options.log.error({ err: err.message, batch: task }, 'shipper task failed; handing the batch to another worker');
+        setTimeout(() => this.submit(batch), RESUBMIT_DELAY_MS).unref();
+      },
+    );
+  }
+}
