@@ -6,7 +6,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // Node
 import { ConfigError, helpText, LOCAL_KINESIS_SCHEMA, parseOptions, SERVE_SCHEMA, TAP_SCHEMA } from './config';
 import { serve, StartupError } from './gateway';
 import { createKinesisClient } from './kinesis-client';
-import { startLocalKinesis } from './kinesis-local/local-kinesis';
+import { listenKinesalite } from './kinesis-local/kinesalite-server';
 import { createLogger } from './log';
 import { waitForActiveStream } from './stream-status';
 import { tap } from './tap/tap';
@@ -53,20 +53,17 @@ async function runServe(args: string[]): Promise<void> {
 
 async function runLocalKinesis(args: string[]): Promise<void> {
   const config = parseOptions(LOCAL_KINESIS_SCHEMA, args, process.env);
-  const local = await startLocalKinesis(config.port);
-  const client = createKinesisClient({ endpoint: local.endpoint });
+  const { port } = await listenKinesalite(config.port, '127.0.0.1');
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = createKinesisClient({ endpoint });
   const log = createLogger('info');
-  await waitForActiveStream({ client, stream: config.stream, where: local.endpoint, log, createShards: config.shards });
+  await waitForActiveStream({ client, stream: config.stream, where: endpoint, log, createShards: config.shards });
   client.destroy();
-  log.info({ endpoint: local.endpoint, stream: config.stream, shards: config.shards }, `local Kinesis at ${local.endpoint} with stream ${config.stream}; use: kinesis-gateway serve --kinesis-endpoint ${local.endpoint}`);
-  process.stdout.write(`${local.endpoint}\n`);
-  const stop = () => {
-    local.stop();
-    process.exit(0);
-  };
+  log.info({ endpoint, stream: config.stream, shards: config.shards }, `local Kinesis at ${endpoint} with stream ${config.stream}; use: kinesis-gateway serve --kinesis-endpoint ${endpoint}`);
+  process.stdout.write(`${endpoint}\n`);
+  const stop = () => process.exit(0); // the emulator keeps its streams in memory only: nothing to flush
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  setInterval(() => {}, 1 << 30); // stay up until a signal
 }
 
 async function runTap(args: string[]): Promise<void> {

@@ -94,6 +94,7 @@ export class RingWriter {
         this.lingerTimer = undefined;
         this.closeBatch();
       }, this.limits.lingerMs);
+      this.lingerTimer.unref(); // shutdown publishes the open batch itself
     }
     return at;
   }

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RequestError } from '../../src/errors';
+import { writeEvents } from '../../src/events/envelope';
+import { EVENT_ID_LENGTH, writeEventId } from '../../src/events/event-id';
+import { EventSpans, scanEvents } from '../../src/events/json-scan';
+import { createRingBuffer, RingViews } from '../../src/ring/ring-layout';
+import { readBatch } from '../../src/ring/ring-reader';
+import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const meta = { receivedAt: 1_700_000_000_123, ip: '203.0.113.7', userAgent: 'Mozilla/5.0 "quoted"', path: '/v1/events' };
+
+function ingest(body: string, capacity = 64 * 1024): { envelopes: Record<string, unknown>[]; keys: string[]; raw: string[] } {
+  const buffer = createRingBuffer(capacity);
+  const published: BatchDescriptor[] = [];
+  const ring = new RingWriter(buffer, { maxRecords: 500, maxBytes: capacity, lingerMs: 60_000 }, (b) => published.push(b));
+  const spans = new EventSpans();
+  const bytes = Buffer.from(body);
+  scanEvents(bytes, 'auto', 32, spans);
+  writeEvents(bytes, spans, meta, ring);
+  ring.closeBatch();
+  const records = published.flatMap((b) => readBatch(new RingViews(buffer), b.start, b.end));
+  const raw = records.map((r) => Buffer.from(r.data).toString());
+  return { envelopes: raw.map((text) => JSON.parse(text)), keys: records.map((r) => r.partitionKey), raw };
+}
+
+describe('event ids', () => {
+  it('are UUIDv7, unique and ordered, even thousands in one millisecond', () => {
+    const ids: string[] = [];
+    const buffer = Buffer.alloc(EVENT_ID_LENGTH);
+    for (let i = 0; i < 10_000; i++) {
+      writeEventId(buffer, 0, 1_700_000_000_000);
+      ids.push(buffer.toString('latin1'));
+    }
+    for (const id of ids.slice(0, 100)) assert.match(id, UUID_V7);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.deepEqual([...ids].sort(), ids);
+  });
+
+  it('carry their millisecond in the first 48 bits', () => {
+    const buffer = Buffer.alloc(EVENT_ID_LENGTH);
+    const later = 1_900_000_000_000;
+    writeEventId(buffer, 0, later);
+    const hex = buffer.toString('latin1').replace(/-/g, '').slice(0, 12);
+    assert.equal(parseInt(hex, 16), later);
+  });
+});
+
+describe('envelopes', () => {
+  it('wrap each event with id, receivedAt, ip, ua and path, embedding the event bytes as sent', () => {
+    const { envelopes, keys, raw } = ingest('[{"b":1,"a":[1.50,"x"]},{"c":{}}]');
+    assert.equal(envelopes.length, 2);
+    for (const [i, envelope] of envelopes.entries()) {
+      assert.deepEqual(Object.keys(envelope), ['id', 'receivedAt', 'ip', 'ua', 'path', 'event']);
+      assert.match(envelope.id as string, UUID_V7);
+      assert.equal(keys[i], envelope.id, 'the partition key is the id');
+      assert.equal(envelope.receivedAt, meta.receivedAt);
+      assert.equal(envelope.ip, meta.ip);
+      assert.equal(envelope.ua, meta.userAgent);
+      assert.equal(envelope.path, '/v1/events');
+    }
+    assert.ok(raw[0].endsWith(',"event":{"b":1,"a":[1.50,"x"]}}'), 'number formatting and key order are kept');
+    assert.deepEqual(envelopes[1].event, { c: {} });
+  });
+
+  it('refuse the whole request with 503 when it does not fit, writing nothing', () => {
+    const buffer = createRingBuffer(16 * 1024);
+    const ring = new RingWriter(buffer, { maxRecords: 500, maxBytes: 16 * 1024, lingerMs: 60_000 }, () => {});
+    const spans = new EventSpans();
+    const body = Buffer.from(Array.from({ length: 8 }, (_, i) => JSON.stringify({ i, pad: 'x'.repeat(100) })).join('\n'));
+    scanEvents(body, 'ndjson', 32, spans);
+    let requests = 0;
+    let before = 0;
+    const isBufferFull = (err: RequestError) => err.code === 'buffer_full' && err.status === 503;
+    assert.throws(() => {
+      for (;;) {
+        before = ring.used;
+        writeEvents(body, spans, meta, ring);
+        requests++;
+      }
+    }, isBufferFull);
+    assert.ok(requests >= 3, `${requests} requests fit before the ring was full`);
+    assert.equal(ring.used, before, 'nothing of the refused request was written');
+  });
+
+  it('refuse an event whose envelope exceeds the 1 MiB record limit with 413', () => {
+    const buffer = createRingBuffer(8 * 1024 * 1024);
+    const ring = new RingWriter(buffer, { maxRecords: 500, maxBytes: 5 * 1024 * 1024, lingerMs: 60_000 }, () => {});
+    const spans = new EventSpans();
+    const body = Buffer.from(`{"a":1}\n{"big":"${'x'.repeat(1024 * 1024 - 100)}"}`);
+    scanEvents(body, 'ndjson', 32, spans);
+    assert.throws(() => writeEvents(body, spans, meta, ring), (err: RequestError) => err.code === 'event_too_large' && /^event 1: /.test(err.message));
+    assert.equal(ring.used, 0);
+  });
+});

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createRingBuffer, dataOffset, HEADER_BYTES, keyOffset, PUBLISHED_SLOT, recordBytes, RECORD_HEADER_BYTES } from '../../src/ring/ring-layout';
+import { readBatch } from '../../src/ring/ring-reader';
+import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
+import { RingViews } from '../../src/ring/ring-layout';
+
+/** A deterministic PRNG so a failure can be replayed. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function writeRecord(writer: RingWriter, key: string, data: string): boolean {
+  const size = recordBytes(key.length, data.length);
+  if (!writer.fits([size])) return false;
+  const at = writer.reserve(size, key.length);
+  writer.views.bytes.set(Buffer.from(key, 'latin1'), keyOffset(at));
+  writer.views.bytes.set(Buffer.from(data, 'latin1'), dataOffset(at, key.length));
+  return true;
+}
+
+describe('ring layout', () => {
+  it('pins the slots and sizes both threads rely on', () => {
+    assert.equal(HEADER_BYTES, 64);
+    assert.equal(PUBLISHED_SLOT, 0);
+    assert.equal(RECORD_HEADER_BYTES, 6);
+    assert.equal(recordBytes(36, 100), 142);
+    assert.equal(createRingBuffer(256).byteLength, 64 + 256);
+  });
+});
+
+describe('ring writer and reader', () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    it(`keeps thousands of random records whole, in order, once each, on a 256-byte ring (seed ${seed})`, () => {
+      const random = prng(seed);
+      const buffer = createRingBuffer(256);
+      const views = new RingViews(buffer);
+      const published: BatchDescriptor[] = [];
+      const writer = new RingWriter(buffer, { maxRecords: 1 + Math.floor(random() * 5), maxBytes: 64 + Math.floor(random() * 128), lingerMs: 60_000 }, (b) => published.push(b));
+      const written: string[] = [];
+      const read: string[] = [];
+      let refused = 0;
+      let wraps = 0;
+      let lastStart = -1;
+      const inFlight: BatchDescriptor[] = [];
+      const confirmSome = () => {
+        inFlight.push(...published.splice(0));
+        // Confirm in random order: space must still free only from the oldest batch.
+        while (inFlight.length > 0 && random() < 0.6) {
+          const i = Math.floor(random() * inFlight.length);
+          const [batch] = inFlight.splice(i, 1);
+          writer.release(batch);
+        }
+      };
+      let next = 0;
+      while (written.length < 5000) {
+        const key = `k${next}`;
+        const data = `${next}:` + 'x'.repeat(Math.floor(random() * 60));
+        if (writeRecord(writer, key, data)) {
+          written.push(`${key}|${data}`);
+          next++;
+        } else {
+          refused++;
+          writer.closeBatch();
+        }
+        if (random() < 0.2) writer.closeBatch();
+        for (const batch of published) {
+          if (batch.start < lastStart) wraps++;
+          lastStart = batch.start;
+          const records = readBatch(views, batch.start, batch.end);
+          assert.equal(records.length, batch.count);
+          for (const r of records) read.push(`${r.partitionKey}|${Buffer.from(r.data).toString('latin1')}`);
+        }
+        confirmSome();
+        assert.ok(writer.used >= 0 && writer.used <= writer.capacity, `used ${writer.used} within capacity`);
+      }
+      writer.closeBatch();
+      for (const batch of published) {
+        for (const r of readBatch(views, batch.start, batch.end)) read.push(`${r.partitionKey}|${Buffer.from(r.data).toString('latin1')}`);
+      }
+      assert.deepEqual(read, written);
+      assert.ok(wraps > 100, `the ring wrapped ${wraps} times`);
+      assert.ok(refused > 0, 'a full ring refused records');
+      inFlight.push(...published.splice(0));
+      for (const batch of inFlight) writer.release(batch);
+      assert.equal(writer.used, 0, 'all space comes back once everything is confirmed');
+    });
+  }
+
+  it('refuses a record when full and frees space only when the oldest batch is confirmed', () => {
+    const buffer = createRingBuffer(256);
+    const published: BatchDescriptor[] = [];
+    const writer = new RingWriter(buffer, { maxRecords: 1, maxBytes: 256, lingerMs: 60_000 }, (b) => published.push(b));
+    const size = recordBytes(2, 58); // 66 bytes: three fit in 256, a fourth does not
+    for (let i = 0; i < 3; i++) assert.ok(writeRecord(writer, `k${i}`, 'd'.repeat(58)));
+    assert.equal(writer.fits([size]), false);
+    writer.closeBatch();
+    assert.equal(published.length, 3);
+    writer.release(published[1]);
+    assert.equal(writer.fits([size]), false, 'confirming a younger batch frees nothing');
+    writer.release(published[0]);
+    assert.equal(writer.fits([size]), true, 'confirming the oldest frees its space and the younger confirmed one');
+    assert.equal(writer.used, size);
+  });
+
+  it('checks a whole request at once, counting the padding a wrap needs', () => {
+    const buffer = createRingBuffer(256);
+    const published: BatchDescriptor[] = [];
+    const writer = new RingWriter(buffer, { maxRecords: 10, maxBytes: 256, lingerMs: 60_000 }, (b) => published.push(b));
+    assert.ok(writeRecord(writer, 'a', 'x'.repeat(93))); // 100 bytes
+    writer.closeBatch();
+    assert.ok(writeRecord(writer, 'b', 'x'.repeat(93))); // 200 bytes
+    writer.closeBatch();
+    writer.release(published[0]); // [0,100) free, [100,200) used, head at 200
+    assert.equal(writer.fits([50]), true, 'fits before the end');
+    assert.equal(writer.fits([50, 100]), true, 'the second wraps, padding 6 bytes, and ends exactly where the used region starts');
+    assert.equal(writer.fits([50, 101]), false, 'one byte more would overlap the unconfirmed record');
+    assert.equal(writer.fits([100]), true, 'wraps to offset 0, where 100 bytes are free');
+  });
+
+  it('publishes an open batch when its linger time passes', async () => {
+    const buffer = createRingBuffer(1024);
+    const published: BatchDescriptor[] = [];
+    const writer = new RingWriter(buffer, { maxRecords: 500, maxBytes: 1024, lingerMs: 20 }, (b) => published.push(b));
+    writeRecord(writer, 'k', 'data');
+    assert.equal(published.length, 0);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(published.length, 1);
+    assert.equal(published[0].count, 1);
+    assert.equal(Atomics.load(new Int32Array(buffer, 0, 16), PUBLISHED_SLOT), 1, 'the publish fence was bumped');
+  });
+
+  it('closes a batch at its record and byte limits', () => {
+    const buffer = createRingBuffer(4096);
+    const published: BatchDescriptor[] = [];
+    const writer = new RingWriter(buffer, { maxRecords: 3, maxBytes: 100, lingerMs: 60_000 }, (b) => published.push(b));
+    for (let i = 0; i < 7; i++) writeRecord(writer, 'k', 'x'.repeat(13)); // 20 bytes each
+    assert.deepEqual(published.map((b) => b.count), [3, 3]);
+    for (let i = 0; i < 5; i++) writeRecord(writer, 'k', 'x'.repeat(43)); // 50 bytes each
+    assert.ok(published.slice(2).every((b) => b.end - b.start <= 100), 'no batch spans more than maxBytes');
+  });
+
+  it('reports a corrupt record instead of reading past its batch', () => {
+    const buffer = createRingBuffer(256);
+    const views = new RingViews(buffer);
+    views.view.setUint32(0, 500, true);
+    assert.throws(() => readBatch(views, 0, 100), /corrupt ring record at 0/);
+  });
+});
