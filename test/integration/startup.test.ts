@@ -1,0 +1,66 @@
+// What serve says and does when its Kinesis or its ports are not as expected.
+
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { describe, it } from 'node:test';
+import { post, runCli, startLocalKinesis } from '../support/processes';
+
+describe('start-up', () => {
+  it('stops with a clear message when the stream does not exist', async () => {
+    const kinesis = await startLocalKinesis('present', 1);
+    try {
+      const running = runCli(['serve', '--port', '0', '--admin-port', '0', '--kinesis-endpoint', kinesis.endpoint, '--stream', 'absent']);
+      const exit = await running.exited;
+      assert.equal(exit.code, 1);
+      assert.match(running.stderr.join('\n'), /stream absent does not exist at http:\/\/127\.0\.0\.1:\d+; create it first/);
+    } finally {
+      await kinesis.kill();
+    }
+  });
+
+  it('stays unready, refusing events with 503, while Kinesis cannot be reached', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const deadPort = (closed.address() as net.AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const running = runCli(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--kinesis-endpoint', `http://127.0.0.1:${deadPort}`]);
+    try {
+      const listening = await running.waitForLog((l) => typeof l.port === 'number');
+      await running.waitForLog((l) => /not reachable yet/.test(l.msg));
+      const readiness = await fetch(`http://127.0.0.1:${listening.adminPort}/readyz`);
+      assert.equal(readiness.status, 503);
+      assert.deepEqual(await readiness.json(), { error: 'not_ready', message: 'the gateway is starting' });
+      const answer = await post(`http://127.0.0.1:${listening.port}/v1/events`, '{"a":1}');
+      assert.equal(answer.status, 503);
+      assert.equal(answer.body.error, 'not_ready');
+      assert.equal(answer.headers.get('retry-after'), '1');
+    } finally {
+      await running.kill('SIGKILL');
+    }
+  });
+
+  it('says which port is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const running = runCli(['serve', '--port', '0', '--admin-port', '0', '--local-kinesis-port', String(port)]);
+      assert.equal((await running.exited).code, 1);
+      assert.match(running.stderr.join('\n'), new RegExp(`port ${port} is already in use`));
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('prints every serve option with its default for --help, and exits 2 on bad options', async () => {
+    const help = runCli(['serve', '--help']);
+    assert.equal((await help.exited).code, 0);
+    const text = help.logs.map((l) => l.msg).join('\n');
+    for (const flag of ['--port', '--admin-port', '--stream', '--ring-bytes', '--workers', '--linger-ms', '--kinesis-endpoint', '--region', '--local-kinesis-port']) {
+      assert.ok(text.includes(flag), `${flag} is listed`);
+    }
+    const bad = runCli(['serve', '--port', 'x', '--linger-ms', '-1']);
+    assert.equal((await bad.exited).code, 2);
+    assert.match(bad.stderr.join('\n'), /--port: expected a whole number[\s\S]*--linger-ms: must be at least 0/);
+  });
+});
