@@ -20,7 +20,7 @@ export function createAdminApp(registry: Registry, readiness: Readiness, metrics
       },
       (err: Error) => {
         if (aborted) return;
-        res.cork(() => res.writeStatus('500 Internal Server Error').writeHeader('Content-Type', 'application/json').end(JSON.stringify({ error: 'internal', message: err.message })));
+        res.cork(() => sendError(res, new RequestError('internal', `metrics could not be collected: ${err.message}`)));
       },
     );
   });

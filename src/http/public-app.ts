@@ -96,8 +96,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
           } catch (err) {
             if (err instanceof RequestError) return refuse(res, err);
             log.error({ err }, 'unexpected error while taking events');
-            metrics.answer(EVENTS_PATH, 500);
-            sendJson(res, 500, '{"error":"internal","message":"unexpected error; the events were not accepted"}');
+            refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'));
           }
         });
       },

@@ -1,0 +1,38 @@
+// The README's tables are the user's reference: they must name everything the code has.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { envName, SERVE_SCHEMA } from '../src/config';
+import { ERROR_CODES } from '../src/errors';
+import { METRICS } from '../src/metrics/metric-definitions';
+
+const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+
+describe('README', () => {
+  it('lists every serve option with its environment variable and default', () => {
+    for (const spec of Object.values(SERVE_SCHEMA)) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`--${spec.flag}\` |`));
+      assert.ok(row, `--${spec.flag} has a row`);
+      assert.ok(row.includes(`\`${envName(spec)}\``), `--${spec.flag} names ${envName(spec)}`);
+      assert.ok(row.includes(spec.default === undefined ? 'unset' : `\`${spec.default}\``), `--${spec.flag} shows its default`);
+    }
+  });
+
+  it('lists every error code with its status', () => {
+    for (const [code, { status }] of Object.entries(ERROR_CODES)) {
+      assert.ok(readme.includes(`| ${status} | \`${code}\` |`), `${code} (${status}) is documented`);
+    }
+  });
+
+  it('lists every gateway metric', () => {
+    const names = [...Object.values(METRICS).map((m) => m.name), 'gateway_ring_used_bytes', 'gateway_ring_capacity_bytes', 'gateway_batches_in_flight'];
+    for (const name of names) assert.ok(readme.includes(`\`${name}`), `${name} is documented`);
+  });
+
+  it('gives the two-command quick start', () => {
+    assert.match(readme, /```sh\nnpm install && npm start\n```/);
+    assert.match(readme, /```sh\nnpm install && npm test\n```/);
+  });
+});
