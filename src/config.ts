@@ -12,6 +12,8 @@ interface OptionSpec {
   readonly min?: number;
   readonly max?: number;
   readonly choices?: readonly string[];
+  /** For strings: the form a value must have, and how to say it. */
+  readonly pattern?: { readonly regex: RegExp; readonly expected: string };
 }
 
 type Value<S extends OptionSpec> = S['kind'] extends 'integer' | 'bytes'
@@ -61,6 +63,16 @@ export const SERVE_SCHEMA = {
   workers: option({ flag: 'workers', kind: 'integer', default: 2, min: 1, max: 64, help: 'shipper worker threads' }),
   batchesPerWorker: option({ flag: 'batches-per-worker', kind: 'integer', default: 4, min: 1, max: 64, help: 'PutRecords batches one worker keeps in flight at once' }),
   lingerMs: option({ flag: 'linger-ms', kind: 'integer', default: 50, min: 0, max: 60_000, help: 'longest time a record waits for its batch to fill' }),
+  aggregation: option({ flag: 'aggregation', kind: 'enum', default: 'on', choices: ['on', 'off'], help: 'pack events into KPL aggregated records (off: one record per event, for consumers that cannot de-aggregate)' }),
+  aggregationMaxBytes: option({ flag: 'aggregation-max-bytes', kind: 'bytes', default: 50 * 1024, min: 1024, max: 1024 * 1024, help: 'largest aggregated record, counting magic, MD5 and partition key' }),
+  partitionKey: option({
+    flag: 'partition-key', kind: 'string', default: 'random',
+    pattern: { regex: /^(random|field:[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*)$/, expected: 'random or field:<json.path> (for example field:userId)' },
+    help: 'random spreads load evenly; field:<json.path> keeps one key\'s events in order on one shard (events without it get a random key)',
+  }),
+  rateLimitPercent: option({ flag: 'rate-limit-percent', kind: 'integer', default: 100, min: 1, max: 100, help: 'share of each shard\'s write limit (1,000 records/s, 1 MiB/s) the gateway uses' }),
+  recordTtlMs: option({ flag: 'record-ttl-ms', kind: 'integer', default: 30_000, min: 100, max: 86_400_000, help: 'how long an event may wait for Kinesis before it goes to the dead-letter file' }),
+  deadLetterFile: option({ flag: 'dead-letter-file', kind: 'string', default: 'kinesis-gateway-dead-letter.ndjson', help: 'NDJSON file of the envelopes given up (expired or refused for good)' }),
   kinesisConnectTimeoutMs: option({ flag: 'kinesis-connect-timeout-ms', kind: 'integer', default: 3000, min: 100, max: 120_000, help: 'TCP/TLS connect timeout towards Kinesis' }),
   kinesisRequestTimeoutMs: option({ flag: 'kinesis-request-timeout-ms', kind: 'integer', default: 10_000, min: 100, max: 600_000, help: 'timeout of one PutRecords call' }),
   drainDelayMs: option({ flag: 'drain-delay-ms', kind: 'integer', default: 5000, min: 0, max: 600_000, help: 'on SIGTERM, keep serving this long with /readyz at 503 (set to the load balancer deregistration delay)' }),
@@ -133,7 +145,9 @@ function convert(spec: OptionSpec, raw: string | boolean, source: string): { val
       }
     }
     default:
-      return raw === '' ? bad('must not be empty') : { value: raw };
+      if (raw === '') return bad('must not be empty');
+      if (spec.pattern && !spec.pattern.regex.test(raw)) return bad(`expected ${spec.pattern.expected}`);
+      return { value: raw };
   }
 }
 

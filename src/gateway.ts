@@ -1,6 +1,7 @@
 // `serve`: wires the ring, the shipper pool, the listeners and the shutdown sequence together.
 
 import type { ServeConfig } from './config';
+import { parsePartitionKeyRule } from './events/partition-key';
 import { createAdminApp } from './http/admin-app';
 import { createPublicApp } from './http/public-app';
 import { Readiness } from './http/readiness';
@@ -13,7 +14,7 @@ import { METRICS } from './metrics/metric-definitions';
 import { createRegistry } from './metrics/registry';
 import { SharedMetrics } from './metrics/shared-metrics';
 import { createRingBuffer } from './ring/ring-layout';
-import { RingWriter } from './ring/ring-writer';
+import { RingWriter, type BatchLimits } from './ring/ring-writer';
 import { MAX_BYTES_PER_REQUEST, MAX_RECORDS_PER_REQUEST } from './shipper/put-records';
 import { Shipper } from './shipper/shipper';
 import { waitForActiveStream } from './stream-status';
@@ -31,6 +32,16 @@ function listen(app: TemplatedApp, host: string, port: number, what: string): Pr
   return new Promise((resolve, reject) => {
     app.listen(host, port, (token) => (token ? resolve(token) : reject(new StartupError(`cannot listen for ${what} on ${host}:${port} (in use or not permitted)`))));
   });
+}
+
+/**
+ * Unaggregated, a ring batch is one PutRecords call. Aggregated, a batch's events shrink into a few
+ * records, so it may hold many more: it is bounded by bytes (room left for the aggregation
+ * overhead within one 5 MiB call) and by the linger time.
+ */
+function batchLimits(config: ServeConfig): BatchLimits {
+  if (config.aggregation === 'off') return { maxRecords: MAX_RECORDS_PER_REQUEST, maxBytes: MAX_BYTES_PER_REQUEST, lingerMs: config.lingerMs };
+  return { maxRecords: 100_000, maxBytes: Math.floor(MAX_BYTES_PER_REQUEST * 0.8), lingerMs: config.lingerMs };
 }
 
 export async function serve(config: ServeConfig, log: Logger): Promise<RunningGateway> {
@@ -61,7 +72,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   // Batches are published only after start-up, so the writer may refer to the shipper made below.
   const writer = new RingWriter(
     ringBuffer,
-    { maxRecords: MAX_RECORDS_PER_REQUEST, maxBytes: MAX_BYTES_PER_REQUEST, lingerMs: config.lingerMs },
+    batchLimits(config),
     (batch) => shipper.ship(batch),
   );
   const shipper = new Shipper({
@@ -71,7 +82,11 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     onConfirmed: (batch) => writer.release(batch),
     batchesShipped: metrics.counter(METRICS.batchesShipped),
     taskFailures: metrics.counter(METRICS.workerTaskFailures),
-    workerData: { ring: ringBuffer, metrics: metrics.buffer, kinesis, stream: config.stream, logLevel: config.logLevel },
+    workerData: {
+      ring: ringBuffer, metrics: metrics.buffer, kinesis, stream: config.stream, logLevel: config.logLevel, workers: config.workers,
+      aggregationMaxBytes: config.aggregation === 'on' ? config.aggregationMaxBytes : 0,
+      rateLimitPercent: config.rateLimitPercent, recordTtlMs: config.recordTtlMs, deadLetterFile: config.deadLetterFile,
+    },
   });
   const registry = createRegistry(metrics, {
     ringUsedBytes: () => writer.used,
@@ -79,7 +94,10 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     batchesInFlight: () => shipper.batchesInFlight,
   });
 
-  const publicApp = createPublicApp({ maxBodyBytes: config.maxBodyBytes, maxEventDepth: config.maxEventDepth, ring: writer, readiness, metrics: requestMetrics, log });
+  const publicApp = createPublicApp({
+    maxBodyBytes: config.maxBodyBytes, maxEventDepth: config.maxEventDepth, partitionKey: parsePartitionKeyRule(config.partitionKey),
+    ring: writer, readiness, metrics: requestMetrics, log,
+  });
   const adminApp = createAdminApp(registry, readiness, requestMetrics);
   const publicSocket = await listen(publicApp, config.host, config.port, 'events');
   const adminSocket = await listen(adminApp, config.adminHost, config.adminPort, 'admin');

@@ -1,20 +1,38 @@
 // What one event looks like on the stream, and writing it straight into the ring:
 //   {"id":"<uuidv7>","receivedAt":<ms>,"ip":"…","ua":"…","path":"…","event":<the client's JSON as sent>}
 // The client's bytes are copied once, from the request body into shared memory; the envelope
-// around them is assembled per request, not per event. The partition key is the event's id: unique
-// and random in its low bits, so MD5 spreads events evenly over the shards.
+// around them is assembled per request, not per event. The partition key is the event's id (unique
+// and random in its low bits, so MD5 spreads events evenly over the shards) or, with
+// --partition-key field:<path>, that field's value.
 
 import { RequestError } from '../errors';
 import { dataOffset, keyOffset, recordBytes } from '../ring/ring-layout';
 import type { RingWriter } from '../ring/ring-writer';
 import { EVENT_ID_LENGTH, writeEventId } from './event-id';
 import type { EventSpans } from './json-scan';
+import { fieldPartitionKey, type PartitionKeyRule } from './partition-key';
+
+const RANDOM: PartitionKeyRule = { kind: 'random' };
 
 const OPEN = Buffer.from('{"id":"');
 const CLOSE = 0x7d; // }
 const ID_AT = OPEN.length;
 /** Kinesis counts data plus partition key against its 1 MiB record limit. */
 const MAX_RECORD_PAYLOAD = 1024 * 1024;
+
+const RECEIVED_AT_FIELD = '","receivedAt":';
+const RECEIVED_AT_AT = OPEN.length + EVENT_ID_LENGTH + RECEIVED_AT_FIELD.length;
+
+/** Reads `receivedAt` back from an envelope's bytes: it sits at a fixed offset, after the id. */
+export function receivedAtOf(envelope: Uint8Array): number {
+  let value = 0;
+  for (let i = RECEIVED_AT_AT; i < envelope.length; i++) {
+    const digit = envelope[i] - 0x30;
+    if (digit < 0 || digit > 9) break;
+    value = value * 10 + digit;
+  }
+  return value;
+}
 
 export interface RequestMeta {
   readonly receivedAt: number;
@@ -26,27 +44,40 @@ export interface RequestMeta {
 /** The envelope bytes between the id and the event, the same for every event of one request. */
 export function envelopeMiddle(meta: RequestMeta): Buffer {
   return Buffer.from(
-    `","receivedAt":${meta.receivedAt},"ip":${JSON.stringify(meta.ip)},"ua":${JSON.stringify(meta.userAgent)},"path":${JSON.stringify(meta.path)},"event":`,
+    `${RECEIVED_AT_FIELD}${meta.receivedAt},"ip":${JSON.stringify(meta.ip)},"ua":${JSON.stringify(meta.userAgent)},"path":${JSON.stringify(meta.path)},"event":`,
   );
 }
 
 const sizes: number[] = [];
+const fieldKeys: (Buffer | undefined)[] = [];
+
+export interface WriteResult {
+  readonly accepted: number;
+  /** Events that lacked the --partition-key field and were given their id as key. */
+  readonly keyFallbacks: number;
+}
 
 /**
  * Writes every event of a request into the ring, or none: a request that does not fit whole is
  * refused before anything is written, so nothing of a rejected request reaches the stream.
  */
-export function writeEvents(body: Uint8Array, spans: EventSpans, meta: RequestMeta, ring: RingWriter): number {
+export function writeEvents(body: Uint8Array, spans: EventSpans, meta: RequestMeta, ring: RingWriter, keyRule: PartitionKeyRule = RANDOM): WriteResult {
   const middle = envelopeMiddle(meta);
   const overhead = OPEN.length + EVENT_ID_LENGTH + middle.length + 1;
   sizes.length = 0;
+  fieldKeys.length = 0;
   let total = 0;
+  let keyFallbacks = 0;
   for (let i = 0; i < spans.count; i++) {
+    const key = keyRule.kind === 'field' ? fieldPartitionKey(body, spans.starts[i], keyRule.path) : undefined;
+    if (keyRule.kind === 'field' && !key) keyFallbacks++;
+    fieldKeys.push(key);
+    const keyBytes = key ? key.length : EVENT_ID_LENGTH;
     const dataBytes = overhead + spans.ends[i] - spans.starts[i];
-    if (dataBytes + EVENT_ID_LENGTH > MAX_RECORD_PAYLOAD) {
+    if (dataBytes + keyBytes > MAX_RECORD_PAYLOAD) {
       throw new RequestError('event_too_large', `event ${i}: ${dataBytes} bytes in its envelope, more than the 1 MiB Kinesis record limit`);
     }
-    const size = recordBytes(EVENT_ID_LENGTH, dataBytes);
+    const size = recordBytes(keyBytes, dataBytes);
     sizes.push(size);
     total += size;
   }
@@ -58,15 +89,19 @@ export function writeEvents(body: Uint8Array, spans: EventSpans, meta: RequestMe
 
   const bytes = ring.views.bytes;
   for (let i = 0; i < spans.count; i++) {
-    const record = ring.reserve(sizes[i], EVENT_ID_LENGTH);
-    const at = dataOffset(record, EVENT_ID_LENGTH);
+    const key = fieldKeys[i];
+    const keyBytes = key ? key.length : EVENT_ID_LENGTH;
+    const record = ring.reserve(sizes[i], keyBytes);
+    const at = dataOffset(record, keyBytes);
     bytes.set(OPEN, at);
     writeEventId(bytes, at + ID_AT, meta.receivedAt);
     bytes.set(middle, at + ID_AT + EVENT_ID_LENGTH);
     const eventAt = at + ID_AT + EVENT_ID_LENGTH + middle.length;
     bytes.set(body.subarray(spans.starts[i], spans.ends[i]), eventAt);
     bytes[eventAt + spans.ends[i] - spans.starts[i]] = CLOSE;
-    bytes.copyWithin(keyOffset(record), at + ID_AT, at + ID_AT + EVENT_ID_LENGTH);
+    if (key) bytes.set(key, keyOffset(record));
+    else bytes.copyWithin(keyOffset(record), at + ID_AT, at + ID_AT + EVENT_ID_LENGTH);
   }
-  return spans.count;
+  fieldKeys.length = 0;
+  return { accepted: spans.count, keyFallbacks };
 }

@@ -4,6 +4,7 @@
 import { RequestError } from '../errors';
 import { writeEvents } from '../events/envelope';
 import { EventSpans, scanEvents, type BodyFormat } from '../events/json-scan';
+import type { PartitionKeyRule } from '../events/partition-key';
 import type { Logger } from '../log';
 import type { RingWriter } from '../ring/ring-writer';
 import { clientAddress } from './client-address';
@@ -17,6 +18,7 @@ import { uws, type HttpResponse, type TemplatedApp } from './uws';
 export interface PublicAppOptions {
   readonly maxBodyBytes: number;
   readonly maxEventDepth: number;
+  readonly partitionKey: PartitionKeyRule;
   readonly ring: RingWriter;
   readonly readiness: Readiness;
   readonly metrics: RequestMetrics;
@@ -89,8 +91,9 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
           if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'));
           try {
             scanEvents(body, format, options.maxEventDepth, spans);
-            const accepted = writeEvents(body, spans, { receivedAt: Date.now(), ip, userAgent, path: EVENTS_PATH }, ring);
+            const { accepted, keyFallbacks } = writeEvents(body, spans, { receivedAt: Date.now(), ip, userAgent, path: EVENTS_PATH }, ring, options.partitionKey);
             metrics.eventsAccepted.inc(accepted);
+            if (keyFallbacks > 0) metrics.partitionKeyFallbacks.inc(keyFallbacks);
             metrics.answer(EVENTS_PATH, 202);
             sendJson(res, 202, `{"accepted":${accepted}}`);
           } catch (err) {

@@ -10,6 +10,7 @@ export class RequestMetrics {
   private readonly answered = new Map<string, CounterHandle>();
   private readonly rejected = new Map<string, CounterHandle>();
   readonly eventsAccepted: CounterHandle;
+  readonly partitionKeyFallbacks: CounterHandle;
 
   constructor(metrics: SharedMetrics) {
     for (const route of ROUTES) {
@@ -17,6 +18,7 @@ export class RequestMetrics {
     }
     for (const reason of REJECT_REASONS) this.rejected.set(reason, metrics.counter(METRICS.eventsRejected, reason));
     this.eventsAccepted = metrics.counter(METRICS.eventsAccepted);
+    this.partitionKeyFallbacks = metrics.counter(METRICS.partitionKeyFallbacks);
   }
 
   answer(route: Route, status: number): void {

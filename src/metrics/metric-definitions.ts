@@ -11,6 +11,13 @@ export const RECORD_ERROR_CODES = ['ProvisionedThroughputExceededException', 'In
 export const REQUEST_OUTCOMES = ['ok', 'error'] as const;
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DELIVERY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const EVENTS_PER_RECORD_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 200, 500, 1000];
+/** Shard ids are only known at run time; their metrics have a slot per shard number modulo this. */
+export const SHARD_SLOTS = 256;
+export const SHARD_LABELS = Array.from({ length: SHARD_SLOTS }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
+export const DEAD_LETTER_REASONS = ['expired', 'refused'] as const;
+export const SHARD_MAP_OUTCOMES = ['ok', 'error'] as const;
 
 export interface MetricDefinition {
   readonly name: string;
@@ -19,10 +26,12 @@ export interface MetricDefinition {
   readonly labels: readonly string[];
   readonly labelValues: readonly (readonly string[])[];
   readonly buckets?: readonly number[];
+  /** Print only the series that are not zero (for label sets with many unused values). */
+  readonly sparse?: boolean;
 }
 
-function counter(name: string, help: string, labels: Record<string, readonly string[]> = {}): MetricDefinition {
-  return { name, help, type: 'counter', labels: Object.keys(labels), labelValues: Object.values(labels) };
+function counter(name: string, help: string, labels: Record<string, readonly string[]> = {}, sparse = false): MetricDefinition {
+  return { name, help, type: 'counter', labels: Object.keys(labels), labelValues: Object.values(labels), sparse };
 }
 
 function histogram(name: string, help: string, buckets: readonly number[], labels: Record<string, readonly string[]> = {}): MetricDefinition {
@@ -34,7 +43,16 @@ export const METRICS = {
   eventsAccepted: counter('gateway_events_accepted_total', 'Events acknowledged to clients and written to the buffer'),
   eventsRejected: counter('gateway_events_rejected_total', 'Requests whose events were refused, by reason', { reason: REJECT_REASONS }),
   batchesShipped: counter('gateway_batches_shipped_total', 'Batches of records confirmed by Kinesis'),
-  recordsShipped: counter('gateway_records_shipped_total', 'Records confirmed by Kinesis'),
+  recordsShipped: counter('gateway_records_shipped_total', 'Kinesis records confirmed by Kinesis (an aggregated record counts once)'),
+  aggregatedRecordsShipped: counter('gateway_aggregated_records_shipped_total', 'KPL aggregated records confirmed by Kinesis'),
+  eventsShipped: counter('gateway_events_shipped_total', 'User events confirmed by Kinesis, raw or inside aggregates'),
+  eventsPerRecord: histogram('gateway_events_per_record', 'User events per confirmed Kinesis record', EVENTS_PER_RECORD_BUCKETS),
+  deliveryLatency: histogram('gateway_delivery_latency_seconds', 'Time from receiving an event to its confirmation by Kinesis (per record, from its oldest event; weighted by events)', DELIVERY_BUCKETS),
+  throttles: counter('gateway_throttles_total', 'Entries refused with ProvisionedThroughputExceededException, by predicted shard', { shard: SHARD_LABELS }, true),
+  deadLettered: counter('gateway_dead_letter_events_total', 'Events given up and written to the dead-letter file, by reason (expired: older than the record TTL; refused: a final error)', { reason: DEAD_LETTER_REASONS }),
+  shardMapRefreshes: counter('gateway_shard_map_refreshes_total', 'ListShards reads of the shard map, by outcome (error: records go unaggregated meanwhile)', { outcome: SHARD_MAP_OUTCOMES }),
+  shardMismatches: counter('gateway_shard_mismatches_total', 'Records that landed on another shard than predicted (the stream was resharded)'),
+  partitionKeyFallbacks: counter('gateway_partition_key_fallbacks_total', 'Events without a usable --partition-key field, given a random key'),
   recordsFailed: counter('gateway_records_failed_total', 'PutRecords entries Kinesis refused (each is retried), by error code', { code: RECORD_ERROR_CODES }),
   putRecordsRequests: counter('gateway_put_records_requests_total', 'PutRecords calls, by outcome (error: the whole call failed)', { outcome: REQUEST_OUTCOMES }),
   retries: counter('gateway_put_records_retries_total', 'PutRecords calls that resend records of an earlier call'),

@@ -10,7 +10,7 @@ interface Placement {
   readonly width: number;
 }
 
-/** Histogram sums are kept in integer microseconds: Atomics has no floating-point add. */
+/** Histogram sums are kept in millionths: Atomics has no floating-point add. */
 const SUM_SCALE = 1e6;
 
 function placeAll(): { placements: Map<MetricDefinition, Placement>; slots: number } {
@@ -36,12 +36,13 @@ export class CounterHandle {
 
 export class HistogramHandle {
   constructor(private readonly cells: BigInt64Array, private readonly slot: number, private readonly buckets: readonly number[]) {}
-  observe(seconds: number): void {
+  /** Records `times` observations of the same value. */
+  observe(value: number, times = 1): void {
     let bucket = 0;
-    while (bucket < this.buckets.length && seconds > this.buckets[bucket]) bucket++;
-    Atomics.add(this.cells, this.slot + bucket, 1n);
-    Atomics.add(this.cells, this.slot + this.buckets.length + 1, 1n);
-    Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(seconds * SUM_SCALE)));
+    while (bucket < this.buckets.length && value > this.buckets[bucket]) bucket++;
+    Atomics.add(this.cells, this.slot + bucket, BigInt(times));
+    Atomics.add(this.cells, this.slot + this.buckets.length + 1, BigInt(times));
+    Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(value * SUM_SCALE * times)));
   }
 }
 
@@ -76,7 +77,8 @@ export class SharedMetrics {
       const labels = Object.fromEntries(def.labels.map((name, i) => [name, values[i]]));
       const slot = base + index * width;
       if (def.type === 'counter') {
-        out.push({ metricName: def.name, labels, value: Number(Atomics.load(this.cells, slot)) });
+        const value = Number(Atomics.load(this.cells, slot));
+        if (value !== 0 || !def.sparse) out.push({ metricName: def.name, labels, value });
         return;
       }
       const buckets = def.buckets!;

@@ -1,9 +1,17 @@
-// Sends records with PutRecords within the API's limits and retries exactly the entries that failed,
-// with exponential backoff and full jitter, until every one is confirmed.
+// Delivers events with PutRecords until each is confirmed or given up to the dead-letter file:
+// - within the API's limits (≤ 500 records, ≤ 5 MiB per call, ≤ 1 MiB per record);
+// - paced per shard;
+// - resending exactly the failed entries (matched by position) and whole failed calls, with
+//   exponential backoff and full jitter; validation errors are not retried;
+// - an aggregate that lands on another shard than predicted (the stream was resharded) is
+//   regrouped on a fresh shard map and resent: a duplicate is better than a loss;
+// - an event older than the record TTL goes to the dead-letter file, counted.
 
 import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RingRecord } from '../ring/ring-reader';
+import { buildRecords, type OutboundRecord, type PendingEvent } from './aggregator';
+import type { ShardMap } from './shard-map';
+import type { ShardPacer } from './shard-pacer';
 
 export const MAX_RECORDS_PER_REQUEST = 500;
 export const MAX_BYTES_PER_REQUEST = 5 * 1024 * 1024;
@@ -13,18 +21,39 @@ export const MAX_RECORD_BYTES = 1024 * 1024;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 5000;
 
+/** Entry error codes worth another try; any other code is final. */
+const RETRYABLE_ENTRY_CODES = new Set(['ProvisionedThroughputExceededException', 'InternalFailure', 'ServiceUnavailable']);
+/** Whole-call errors that retrying cannot fix: the request itself is wrong. */
+const FINAL_CALL_ERRORS = new Set(['ValidationException', 'InvalidArgumentException', 'SerializationException']);
+
 export interface ShipperCounters {
   putSucceeded(seconds: number): void;
   putFailed(seconds: number, error: unknown): void;
-  recordsShipped(count: number): void;
   recordFailed(errorCode: string): void;
   retried(): void;
+  shipped(record: OutboundRecord, nowMs: number): void;
+  throttled(shardId: string): void;
+  shardMismatch(): void;
+  deadLettered(events: readonly PendingEvent[], reason: string): void;
 }
 
-export interface PutRecordsTarget {
+export interface ShardMapSource {
+  /** The current map, or undefined when it cannot be had (then nothing is aggregated). */
+  get(): Promise<ShardMap | undefined>;
+  /** Forces a fresh ListShards before the next use. */
+  invalidate(): void;
+}
+
+export interface DeliveryTarget {
   readonly client: KinesisClient;
   readonly stream: string;
   readonly counters: ShipperCounters;
+  readonly shardMaps: ShardMapSource;
+  readonly pacer: ShardPacer;
+  /** 0 turns aggregation off. */
+  readonly aggregationMaxBytes: number;
+  readonly recordTtlMs: number;
+  readonly now?: () => number;
 }
 
 /** Full jitter (the AWS architecture blog's variant): uniform in [0, min(cap, base * 2^attempt)). */
@@ -32,14 +61,14 @@ export function backoffMs(attempt: number, random = Math.random): number {
   return random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
 }
 
-function entrySize(record: RingRecord): number {
+function entrySize(record: Pick<OutboundRecord, 'data' | 'partitionKey'>): number {
   return record.data.length + Buffer.byteLength(record.partitionKey);
 }
 
 /** Splits records into PutRecords requests of at most 500 records and 5 MiB. */
-export function splitIntoRequests(records: readonly RingRecord[]): RingRecord[][] {
-  const requests: RingRecord[][] = [];
-  let current: RingRecord[] = [];
+export function splitIntoRequests<R extends Pick<OutboundRecord, 'data' | 'partitionKey'>>(records: readonly R[]): R[][] {
+  const requests: R[][] = [];
+  let current: R[] = [];
   let bytes = 0;
   for (const record of records) {
     const size = entrySize(record);
@@ -56,42 +85,91 @@ export function splitIntoRequests(records: readonly RingRecord[]): RingRecord[][
   return requests;
 }
 
-async function putUntilConfirmed(records: RingRecord[], target: PutRecordsTarget): Promise<void> {
-  let pending = records;
+interface SendOutcome {
+  retry: OutboundRecord[];
+  regroup: PendingEvent[];
+}
+
+/** Waits until every shard of the request has capacity for its records. */
+async function pace(request: readonly OutboundRecord[], pacer: ShardPacer): Promise<void> {
+  const perShard = new Map<string, { records: number; bytes: number }>();
+  for (const record of request) {
+    if (!record.shardId) continue;
+    const sums = perShard.get(record.shardId) ?? { records: 0, bytes: 0 };
+    sums.records++;
+    sums.bytes += entrySize(record);
+    perShard.set(record.shardId, sums);
+  }
+  let wait = 0;
+  for (const [shardId, { records, bytes }] of perShard) wait = Math.max(wait, pacer.reserve(shardId, records, bytes));
+  if (wait > 0) await sleep(wait);
+}
+
+async function sendOnce(request: OutboundRecord[], target: DeliveryTarget): Promise<SendOutcome> {
+  const { counters } = target;
+  const outcome: SendOutcome = { retry: [], regroup: [] };
+  await pace(request, target.pacer);
+  const entries: PutRecordsRequestEntry[] = request.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey, ExplicitHashKey: r.explicitHashKey }));
+  const started = performance.now();
+  let answer;
+  try {
+    answer = await target.client.send(new PutRecordsCommand({ StreamName: target.stream, Records: entries }));
+  } catch (err) {
+    counters.putFailed((performance.now() - started) / 1000, err);
+    const name = (err as Error).name;
+    if (FINAL_CALL_ERRORS.has(name)) for (const record of request) counters.deadLettered(record.events, name);
+    else outcome.retry = request;
+    return outcome;
+  }
+  counters.putSucceeded((performance.now() - started) / 1000);
+  const results = answer.Records ?? [];
+  const now = (target.now ?? Date.now)();
+  request.forEach((record, i) => {
+    const result = results[i];
+    const errorCode = result?.ErrorCode ?? (result ? undefined : 'InternalFailure');
+    if (!errorCode) {
+      if (record.shardId && result.ShardId && result.ShardId !== record.shardId) {
+        counters.shardMismatch();
+        target.shardMaps.invalidate();
+        // A raw record is fine on any shard; an aggregate off its range would be dropped by the KCL.
+        if (record.explicitHashKey) {
+          outcome.regroup.push(...record.events);
+          return;
+        }
+      }
+      counters.shipped(record, now);
+      return;
+    }
+    counters.recordFailed(errorCode);
+    if (errorCode === 'ProvisionedThroughputExceededException' && record.shardId) {
+      counters.throttled(record.shardId);
+      target.pacer.throttled(record.shardId);
+    }
+    if (RETRYABLE_ENTRY_CODES.has(errorCode)) outcome.retry.push(record);
+    else counters.deadLettered(record.events, errorCode);
+  });
+  return outcome;
+}
+
+/** Resolves once every event is confirmed by Kinesis or written to the dead-letter file. */
+export async function deliver(events: readonly PendingEvent[], target: DeliveryTarget): Promise<void> {
+  const now = target.now ?? Date.now;
+  let pending = buildRecords(events, await target.shardMaps.get(), target.aggregationMaxBytes);
   for (let attempt = 0; pending.length > 0; attempt++) {
+    const cutoff = now() - target.recordTtlMs;
+    const live: OutboundRecord[] = [];
+    for (const record of pending) {
+      if (record.oldestReceivedAt >= cutoff) live.push(record);
+      else target.counters.deadLettered(record.events, 'expired');
+    }
+    if (live.length === 0) return;
     if (attempt > 0) {
       target.counters.retried();
       await sleep(backoffMs(attempt));
     }
-    const entries: PutRecordsRequestEntry[] = pending.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey }));
-    const started = performance.now();
-    let answer;
-    try {
-      answer = await target.client.send(new PutRecordsCommand({ StreamName: target.stream, Records: entries }));
-    } catch (err) {
-      target.counters.putFailed((performance.now() - started) / 1000, err);
-      continue;
-    }
-    target.counters.putSucceeded((performance.now() - started) / 1000);
-    const results = answer.Records ?? [];
-    if (!answer.FailedRecordCount) {
-      target.counters.recordsShipped(pending.length);
-      return;
-    }
-    // Entries of the answer match the request by position.
-    const failed: RingRecord[] = [];
-    pending.forEach((record, i) => {
-      const errorCode = results[i]?.ErrorCode;
-      if (errorCode) {
-        target.counters.recordFailed(errorCode);
-        failed.push(record);
-      }
-    });
-    target.counters.recordsShipped(pending.length - failed.length);
-    pending = failed;
+    const outcomes = await Promise.all(splitIntoRequests(live).map((request) => sendOnce(request, target)));
+    pending = outcomes.flatMap((o) => o.retry);
+    const regroup = outcomes.flatMap((o) => o.regroup);
+    if (regroup.length > 0) pending.push(...buildRecords(regroup, await target.shardMaps.get(), target.aggregationMaxBytes));
   }
-}
-
-export async function putRecords(records: readonly RingRecord[], target: PutRecordsTarget): Promise<void> {
-  await Promise.all(splitIntoRequests(records).map((request) => putUntilConfirmed(request, target)));
 }

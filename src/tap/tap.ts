@@ -1,9 +1,11 @@
-// Reads every shard of a stream and writes one event envelope per line (NDJSON).
+// Reads every shard of a stream and writes one event envelope per line (NDJSON), de-aggregating
+// KPL aggregated records.
 
 import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient, type ShardIteratorType } from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TapConfig } from '../config';
 import { createKinesisClient } from '../kinesis-client';
+import { deaggregate } from '../kpl/aggregated-record';
 
 const IDLE_POLL_MS = 200;
 const SHARD_REFRESH_MS = 5000;
@@ -66,7 +68,9 @@ export async function tap(config: TapConfig, out: NodeJS.WritableStream, signal?
         }
         const records = answer.Records ?? [];
         if (records.length > 0) {
-          await write(out, records.map((r) => Buffer.from(r.Data!).toString('utf8') + '\n').join(''));
+          // Whatever the gateway wrote: raw envelopes or KPL aggregates of them.
+          const lines = records.flatMap((r) => deaggregate(r.Data!, r.PartitionKey!).map((u) => Buffer.from(u.data).toString('utf8') + '\n'));
+          await write(out, lines.join(''));
           cursor.lastSequence = records[records.length - 1].SequenceNumber;
           got += records.length;
         }

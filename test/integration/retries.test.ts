@@ -13,14 +13,15 @@ function metric(text: string, series: string): number {
 }
 
 describe('retries', () => {
-  it('resend exactly the failed entries and failed calls: every event once, none lost, none duplicated', async () => {
+  for (const aggregation of ['on', 'off']) {
+  it(`resend exactly the failed entries and failed calls, aggregation ${aggregation}: every event once, none lost, none duplicated`, async () => {
     const kinesis = await startLocalKinesis('retry', 2);
     const proxy = await startFaultProxy(kinesis.endpoint, {
       failEntries: 0.3,
       entryErrorCodes: ['ProvisionedThroughputExceededException', 'InternalFailure'],
       failRequests: 0.1,
     });
-    const gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'retry', '--linger-ms', '10']);
+    const gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'retry', '--linger-ms', '10', '--aggregation', aggregation, '--record-ttl-ms', '300000']);
     try {
       let seq = 0;
       for (let request = 0; request < 100; request++) {
@@ -40,14 +41,18 @@ describe('retries', () => {
       assert.equal(distinct.size, 2000, 'every event is on the stream');
       assert.equal(seqs.length, 2000, `no duplicates (${seqs.length - distinct.size} found)`);
 
-      assert.ok(proxy.counts.entriesFailed > 200, `${proxy.counts.entriesFailed} entries were failed`);
+      assert.ok(proxy.counts.entriesFailed > (aggregation === 'on' ? 10 : 200), `${proxy.counts.entriesFailed} entries were failed`);
       assert.ok(proxy.counts.requestsFailed > 0, `${proxy.counts.requestsFailed} calls were failed`);
       const failedByCode =
         metric(metrics, 'gateway_records_failed_total{code="ProvisionedThroughputExceededException"}') +
         metric(metrics, 'gateway_records_failed_total{code="InternalFailure"}');
-      assert.equal(failedByCode, proxy.counts.entriesFailed, 'each failed entry is counted by its code');
-      assert.equal(metric(metrics, 'gateway_put_records_requests_total{outcome="error"}'), proxy.counts.requestsFailed);
-      assert.equal(metric(metrics, 'gateway_records_shipped_total'), 2000);
+      const context = `proxy ${JSON.stringify(proxy.counts)}\n${metrics.split('\n').filter((l) => l.startsWith('gateway_') && !l.includes('_bucket')).join('\n')}`;
+      assert.equal(failedByCode, proxy.counts.entriesFailed, `each failed entry is counted by its code\n${context}`);
+      assert.equal(metric(metrics, 'gateway_put_records_requests_total{outcome="error"}'), proxy.counts.requestsFailed, `failed calls\n${context}`);
+      assert.equal(metric(metrics, 'gateway_events_shipped_total'), 2000, `events shipped\n${context}`);
+      const records = metric(metrics, 'gateway_records_shipped_total');
+      if (aggregation === 'on') assert.ok(records * 2 < 2000, `${records} records carried 2000 events: aggregated`);
+      else assert.equal(records, 2000, `one record per event\n${context}`);
       assert.ok(metric(metrics, 'gateway_put_records_retries_total') > 0);
     } finally {
       await gateway.kill('SIGINT');
@@ -55,4 +60,5 @@ describe('retries', () => {
       await kinesis.kill();
     }
   });
+  }
 });

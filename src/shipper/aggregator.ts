@@ -1,0 +1,95 @@
+// Turns user events into Kinesis records: grouped by the shard their partition key hashes to, and
+// packed into KPL aggregates of at most `maxBytes`. Every user record of an aggregate lies inside the
+// hash-key range of the shard it is sent to (a KCL consumer drops the whole aggregate otherwise),
+// and the aggregate carries an ExplicitHashKey that lands on that shard. An event alone goes raw.
+
+import { AGGREGATE_OVERHEAD, encodeAggregate, keyEntryBytes, recordEntryBytes } from '../kpl/aggregated-record';
+import { hashKeyOf, type ShardMap } from './shard-map';
+
+export interface PendingEvent {
+  readonly partitionKey: string;
+  /** The event's envelope: a view into the ring, valid while its batch is being shipped. */
+  readonly data: Uint8Array;
+  readonly receivedAt: number;
+  hashKey?: bigint;
+}
+
+export interface OutboundRecord {
+  readonly data: Uint8Array;
+  readonly partitionKey: string;
+  readonly explicitHashKey?: string;
+  /** The shard this record is predicted to land on, when the shard map is known. */
+  readonly shardId?: string;
+  readonly events: readonly PendingEvent[];
+  readonly oldestReceivedAt: number;
+}
+
+function oldest(events: readonly PendingEvent[]): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const e of events) if (e.receivedAt < min) min = e.receivedAt;
+  return min;
+}
+
+function raw(event: PendingEvent, shardId?: string): OutboundRecord {
+  return { data: event.data, partitionKey: event.partitionKey, shardId, events: [event], oldestReceivedAt: event.receivedAt };
+}
+
+function aggregate(events: PendingEvent[], shardId: string): OutboundRecord {
+  if (events.length === 1) return raw(events[0], shardId);
+  return {
+    data: encodeAggregate(events),
+    partitionKey: events[0].partitionKey,
+    explicitHashKey: events[0].hashKey!.toString(),
+    shardId,
+    events,
+    oldestReceivedAt: oldest(events),
+  };
+}
+
+/** Packs one shard's events; sizes are counted in bytes, with magic, MD5 and the outer partition key. */
+function packShard(events: readonly PendingEvent[], shardId: string, maxBytes: number, out: OutboundRecord[]): void {
+  let current: PendingEvent[] = [];
+  let keys = new Map<string, number>();
+  let size = 0;
+  for (const event of events) {
+    for (;;) {
+      if (current.length === 0) size = AGGREGATE_OVERHEAD + Buffer.byteLength(event.partitionKey);
+      const known = keys.get(event.partitionKey);
+      const index = known ?? keys.size;
+      const added = (known === undefined ? keyEntryBytes(Buffer.byteLength(event.partitionKey)) : 0) + recordEntryBytes(index, event.data.length);
+      if (current.length > 0 && size + added > maxBytes) {
+        out.push(aggregate(current, shardId));
+        current = [];
+        keys = new Map();
+        continue; // start the next aggregate with this event
+      }
+      if (known === undefined) keys.set(event.partitionKey, index);
+      current.push(event);
+      size += added;
+      break;
+    }
+  }
+  if (current.length > 0) out.push(aggregate(current, shardId));
+}
+
+/**
+ * Without a shard map nothing can be aggregated safely: every event goes raw. `maxBytes` of 0 turns
+ * aggregation off (for consumers that cannot de-aggregate) while still predicting shards for pacing.
+ */
+export function buildRecords(events: readonly PendingEvent[], map: ShardMap | undefined, maxBytes: number): OutboundRecord[] {
+  if (!map) return events.map((event) => raw(event));
+  const byShard = new Map<string, PendingEvent[]>();
+  for (const event of events) {
+    event.hashKey ??= hashKeyOf(event.partitionKey);
+    const shardId = map.shardFor(event.hashKey).id;
+    let group = byShard.get(shardId);
+    if (!group) byShard.set(shardId, (group = []));
+    group.push(event);
+  }
+  const out: OutboundRecord[] = [];
+  for (const [shardId, group] of byShard) {
+    if (maxBytes === 0) for (const event of group) out.push(raw(event, shardId));
+    else packShard(group, shardId, maxBytes, out);
+  }
+  return out;
+}

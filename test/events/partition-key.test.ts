@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fieldPartitionKey, parsePartitionKeyRule } from '../../src/events/partition-key';
+
+function key(event: string, option: string): string | undefined {
+  const rule = parsePartitionKeyRule(option);
+  assert.equal(rule.kind, 'field');
+  const body = Buffer.from(`  ${event}`);
+  return fieldPartitionKey(body, 2, rule.kind === 'field' ? rule.path : [])?.toString();
+}
+
+describe('--partition-key field:<path>', () => {
+  it('takes a string field, skipping fields and values of every kind before it', () => {
+    const event = '{"a":{"userId":"wrong"},"b":[1,{"c":"]}"}],"s":"x\\"y","n":-1.5e3,"t":true,"userId":"u-42"}';
+    assert.equal(key(event, 'field:userId'), 'u-42');
+  });
+  it('follows a nested path', () => assert.equal(key('{"user" : { "id" : "abc" } }', 'field:user.id'), 'abc'));
+  it('takes numbers as written', () => assert.equal(key('{"user":{"id":12345}}', 'field:user.id'), '12345'));
+  it('unescapes strings', () => assert.equal(key('{"id":"a\\u00e9\\"b"}', 'field:id'), 'aé"b'));
+  it('gives nothing for a missing field, another kind of value, an empty or an over-long string', () => {
+    assert.equal(key('{"other":"x"}', 'field:userId'), undefined);
+    assert.equal(key('{"userId":{"x":1}}', 'field:userId'), undefined);
+    assert.equal(key('{"userId":null}', 'field:userId'), undefined);
+    assert.equal(key('{"userId":""}', 'field:userId'), undefined);
+    assert.equal(key(`{"userId":"${'x'.repeat(257)}"}`, 'field:userId'), undefined);
+    assert.equal(key('{"user":"flat"}', 'field:user.id'), undefined);
+  });
+  it('parses the option', () => assert.deepEqual(parsePartitionKeyRule('random'), { kind: 'random' }));
+});
