@@ -68,6 +68,8 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   const readiness = new Readiness();
   const metrics = new SharedMetrics();
   const requestMetrics = new RequestMetrics(metrics);
+  // Keys taken from a field are there to keep each key's events in order: ship in order then.
+  const ordered = config.partitionKey !== 'random';
   const ringBuffer = createRingBuffer(config.ringBytes);
   // Batches are published only after start-up, so the writer may refer to the shipper made below.
   const writer = new RingWriter(
@@ -78,6 +80,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   const shipper = new Shipper({
     workers: config.workers,
     batchesPerWorker: config.batchesPerWorker,
+    ordered,
     log,
     onConfirmed: (batch) => writer.release(batch),
     batchesShipped: metrics.counter(METRICS.batchesShipped),
@@ -85,7 +88,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     workerData: {
       ring: ringBuffer, metrics: metrics.buffer, kinesis, stream: config.stream, logLevel: config.logLevel, workers: config.workers,
       aggregationMaxBytes: config.aggregation === 'on' ? config.aggregationMaxBytes : 0,
-      rateLimitPercent: config.rateLimitPercent, recordTtlMs: config.recordTtlMs, deadLetterFile: config.deadLetterFile,
+      rateLimitPercent: config.rateLimitPercent, recordTtlMs: config.recordTtlMs, deadLetterFile: config.deadLetterFile, ordered,
     },
   });
   const registry = createRegistry(metrics, {

@@ -53,6 +53,8 @@ export interface DeliveryTarget {
   /** 0 turns aggregation off. */
   readonly aggregationMaxBytes: number;
   readonly recordTtlMs: number;
+  /** Keep each shard's records in the order received (one record in flight per shard). */
+  readonly ordered?: boolean;
   readonly now?: () => number;
 }
 
@@ -151,8 +153,74 @@ async function sendOnce(request: OutboundRecord[], target: DeliveryTarget): Prom
   return outcome;
 }
 
+/** Splits records into one queue per shard, each in the order of its events. */
+function queuesByShard(records: readonly OutboundRecord[]): Map<string, OutboundRecord[]> {
+  const queues = new Map<string, OutboundRecord[]>();
+  for (const record of records) {
+    const key = record.shardId ?? '';
+    const queue = queues.get(key);
+    if (queue) queue.push(record);
+    else queues.set(key, [record]);
+  }
+  return queues;
+}
+
+/**
+ * Ordered delivery: each step sends the head record of every shard that is not backing off, so a
+ * record is put only once the one before it on its shard is confirmed. A shard that fails backs
+ * off alone. If a record lands off its predicted shard, everything not yet confirmed is regrouped
+ * on a fresh map, still in order.
+ */
+async function deliverInOrder(events: readonly PendingEvent[], target: DeliveryTarget): Promise<void> {
+  const now = target.now ?? Date.now;
+  const arrival = new Map(events.map((event, i) => [event, i]));
+  let queues = queuesByShard(buildRecords(events, await target.shardMaps.get(), target.aggregationMaxBytes));
+  const failures = new Map<string, number>();
+  const notBefore = new Map<string, number>();
+  while (queues.size > 0) {
+    const cutoff = now() - target.recordTtlMs;
+    const step: OutboundRecord[] = [];
+    let wake = Number.POSITIVE_INFINITY;
+    for (const [shard, queue] of queues) {
+      while (queue.length > 0 && queue[0].oldestReceivedAt < cutoff) target.counters.deadLettered(queue.shift()!.events, 'expired');
+      if (queue.length === 0) queues.delete(shard);
+      else if ((notBefore.get(shard) ?? 0) <= now()) step.push(queue[0]);
+      else wake = Math.min(wake, notBefore.get(shard)!);
+    }
+    if (step.length === 0) {
+      if (queues.size > 0) await sleep(Math.max(0, wake - now()));
+      continue;
+    }
+    const outcomes = await Promise.all(splitIntoRequests(step).map((request) => sendOnce(request, target)));
+    const retry = new Set(outcomes.flatMap((o) => o.retry));
+    const regroup = outcomes.some((o) => o.regroup.length > 0);
+    for (const record of step) {
+      const shard = record.shardId ?? '';
+      if (retry.has(record)) {
+        const failed = (failures.get(shard) ?? 0) + 1;
+        failures.set(shard, failed);
+        notBefore.set(shard, now() + backoffMs(failed));
+        target.counters.retried();
+      } else {
+        failures.delete(shard);
+        notBefore.delete(shard);
+        queues.get(shard)?.shift(); // confirmed, dead-lettered, or to be regrouped below
+      }
+    }
+    if (regroup) {
+      const regrouped = outcomes.flatMap((o) => o.regroup);
+      const rest = [...queues.values()].flat().flatMap((r) => r.events);
+      const inArrivalOrder = [...regrouped, ...rest].sort((a, b) => arrival.get(a)! - arrival.get(b)!);
+      queues = queuesByShard(buildRecords(inArrivalOrder, await target.shardMaps.get(), target.aggregationMaxBytes));
+      failures.clear();
+      notBefore.clear();
+    }
+  }
+}
+
 /** Resolves once every event is confirmed by Kinesis or written to the dead-letter file. */
 export async function deliver(events: readonly PendingEvent[], target: DeliveryTarget): Promise<void> {
+  if (target.ordered) return deliverInOrder(events, target);
   const now = target.now ?? Date.now;
   let pending = buildRecords(events, await target.shardMaps.get(), target.aggregationMaxBytes);
   for (let attempt = 0; pending.length > 0; attempt++) {

@@ -27,10 +27,11 @@ export class ShardMapCache implements ShardMapSource {
   ) {}
 
   async get(): Promise<ShardMap | undefined> {
-    if (this.stale && Date.now() - this.lastAttempt >= MIN_REFRESH_INTERVAL_MS) {
-      this.inFlight ??= this.refresh().finally(() => (this.inFlight = undefined));
-      await this.inFlight;
+    if (this.stale && !this.inFlight && Date.now() - this.lastAttempt >= MIN_REFRESH_INTERVAL_MS) {
+      this.inFlight = this.refresh().finally(() => (this.inFlight = undefined));
     }
+    // Batches that arrive while a read is under way wait for it rather than go unaggregated.
+    if (this.inFlight) await this.inFlight;
     return this.map;
   }
 

@@ -11,6 +11,8 @@ import type { ShipperWorkerData } from './worker';
 export interface ShipperOptions {
   readonly workers: number;
   readonly batchesPerWorker: number;
+  /** Ship one batch at a time, so that batches are confirmed in the order they were taken. */
+  readonly ordered: boolean;
   readonly workerData: ShipperWorkerData;
   readonly log: Logger;
   readonly onConfirmed: (batch: BatchDescriptor) => void;
@@ -25,6 +27,8 @@ export class Shipper {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
+  /** Ordered mode: batches waiting for the one in flight. */
+  private readonly waiting: BatchDescriptor[] = [];
 
   constructor(private readonly options: ShipperOptions) {
     this.pool = new Piscina({
@@ -46,7 +50,9 @@ export class Shipper {
 
   ship(batch: BatchDescriptor): void {
     this.inFlight++;
-    this.submit(batch);
+    if (!this.options.ordered) return this.submit(batch);
+    this.waiting.push(batch);
+    if (this.inFlight === 1) this.submit(this.waiting.shift()!);
   }
 
   /** Resolves once every batch handed over so far is confirmed, or false after timeoutMs. */
@@ -74,6 +80,7 @@ export class Shipper {
         this.options.batchesShipped.inc();
         this.options.onConfirmed(batch);
         if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+        else if (this.waiting.length > 0) this.submit(this.waiting.shift()!);
       },
       (err: Error) => {
         if (this.closed) return;

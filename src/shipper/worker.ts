@@ -28,6 +28,7 @@ export interface ShipperWorkerData {
   readonly rateLimitPercent: number;
   readonly recordTtlMs: number;
   readonly deadLetterFile: string;
+  readonly ordered: boolean;
 }
 
 const data = workerData as ShipperWorkerData;
@@ -114,6 +115,7 @@ const target: DeliveryTarget = {
   pacer: new ShardPacer(data.rateLimitPercent / 100 / data.workers),
   aggregationMaxBytes: data.aggregationMaxBytes,
   recordTtlMs: data.recordTtlMs,
+  ordered: data.ordered,
 };
 
 export default async function shipBatch(batch: BatchDescriptor): Promise<number> {

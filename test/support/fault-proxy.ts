@@ -11,14 +11,21 @@ export interface Faults {
   failEntries: number;
   /** Error codes to fail entries with, picked in turn. */
   entryErrorCodes: string[];
-  /** Share of PutRecords calls to fail whole with HTTP 500, 0..1. */
+  /** Share of PutRecords calls to fail whole, 0..1, with this HTTP status (500 by default). */
   failRequests: number;
+  failStatus?: 500 | 503;
+  /** Delay added before answering PutRecords. */
+  latencyMs?: number;
+  /** Share of PutRecords calls whose connection is reset before any answer, 0..1. */
+  resetShare?: number;
+  /** Until this time (Date.now()), every connection is reset: Kinesis is down. */
+  downUntil?: number;
 }
 
 export interface FaultProxy {
   readonly endpoint: string;
   readonly faults: Faults;
-  readonly counts: { putRecordsCalls: number; entriesFailed: number; requestsFailed: number };
+  readonly counts: { putRecordsCalls: number; entriesFailed: number; requestsFailed: number; resets: number };
   close(): Promise<void>;
 }
 
@@ -64,19 +71,29 @@ function answer(res: http.ServerResponse, status: number, body: Buffer | string,
 export async function startFaultProxy(targetEndpoint: string, faults: Faults, seed = 7): Promise<FaultProxy> {
   const target = new URL(targetEndpoint);
   const random = seeded(seed);
-  const counts = { putRecordsCalls: 0, entriesFailed: 0, requestsFailed: 0 };
+  const counts = { putRecordsCalls: 0, entriesFailed: 0, requestsFailed: 0, resets: 0 };
   let nextCode = 0;
   const server = http.createServer(async (req, res) => {
     try {
+      if (faults.downUntil && Date.now() < faults.downUntil) {
+        counts.resets++;
+        return req.socket.destroy();
+      }
       const body = await readAll(req);
       if (req.headers['x-amz-target'] !== 'Kinesis_20131202.PutRecords') {
         const passed = await forward(target, req, body);
         return answer(res, passed.status, passed.body, String(passed.headers['content-type']));
       }
       counts.putRecordsCalls++;
+      if (faults.latencyMs) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+      if (random() < (faults.resetShare ?? 0)) {
+        counts.resets++;
+        return req.socket.destroy();
+      }
       if (random() < faults.failRequests) {
         counts.requestsFailed++;
-        return answer(res, 500, JSON.stringify({ __type: 'InternalFailure', message: 'injected by the fault proxy' }));
+        const status = faults.failStatus ?? 500;
+        return answer(res, status, JSON.stringify({ __type: status === 503 ? 'ServiceUnavailable' : 'InternalFailure', message: 'injected by the fault proxy' }));
       }
       const request = JSON.parse(body.toString()) as PutRecordsBody;
       const failing = request.Records.map(() => random() < faults.failEntries);
