@@ -18,6 +18,8 @@ export interface Faults {
   latencyMs?: number;
   /** Share of PutRecords calls whose connection is reset before any answer, 0..1. */
   resetShare?: number;
+  /** Share of PutRecords calls forwarded to Kinesis whose answer is then lost (connection reset): duplicates follow. */
+  loseAnswerShare?: number;
   /** Until this time (Date.now()), every connection is reset: Kinesis is down. */
   downUntil?: number;
 }
@@ -103,6 +105,10 @@ export async function startFaultProxy(targetEndpoint: string, faults: Faults, se
         const passed = await forward(target, req, Buffer.from(JSON.stringify({ ...request, Records: kept })));
         if (passed.status !== 200) return answer(res, passed.status, passed.body);
         forwarded = JSON.parse(passed.body.toString());
+        if (random() < (faults.loseAnswerShare ?? 0)) {
+          counts.resets++;
+          return req.socket.destroy();
+        }
       }
       let k = 0;
       const merged = failing.map((fails) => {
