@@ -10,6 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startGateway, tapStream, type Gateway } from '../test/support/processes';
+import { runAggregation, type AggregationRun } from './aggregation';
 
 const quick = process.argv.includes('--quick');
 const DURATION_S = quick ? 3 : 10;
@@ -141,6 +142,14 @@ function spread(values: number[]): string {
 }
 
 async function main(): Promise<void> {
+  const aggregation: AggregationRun[] = [];
+  for (const mode of ['random', 'field'] as const) {
+    for (let r = 0; r < REPETITIONS; r++) {
+      const run = runAggregation(quick ? 100_000 : 1_000_000, mode);
+      aggregation.push(run);
+      process.stderr.write(`aggregation ${mode} #${r + 1}: ours ${Math.round(run.oursEventsPerS)} events/s, aws-kinesis-agg ${Math.round(run.theirsEventsPerS)} events/s, ${run.ratio.toFixed(2)}x, ${run.eventsPerRecord.toFixed(1)} events per record\n`);
+    }
+  }
   const results: Record<string, Run[]> = {};
   for (const scenario of SCENARIOS) {
     results[scenario.name] = [];
@@ -151,14 +160,16 @@ async function main(): Promise<void> {
     }
   }
   const med = (name: string, key: keyof Run) => median(results[name].map((r) => Number(r[key] ?? 0)));
-  const ratios = { singleOverCeiling: med('single', 'requestsPerS') / med('ceiling', 'requestsPerS') };
+  const aggregationOf = (mode: string) => aggregation.filter((a) => a.mode === mode);
+  const aggregationRatio = median(aggregationOf('random').map((a) => a.ratio));
+  const ratios = { singleOverCeiling: med('single', 'requestsPerS') / med('ceiling', 'requestsPerS'), aggregationOverAwsKinesisAgg: aggregationRatio };
   // autocannon stops counting with requests still in flight; the gateway answers and ships those
   // too, so the stream may hold a few more than were counted, never fewer.
   const deliveredAll = (r: Run) => r.delivered === undefined || r.delivered >= r.acknowledged;
   const allDelivered = Object.values(results).flat().every(deliveredAll);
   const machine = `${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const report = { date: new Date().toISOString(), machine, quick, durationS: DURATION_S, repetitions: REPETITIONS, connections: CONNECTIONS, pipelining: PIPELINING, ratios, allDelivered, scenarios: results };
+  const report = { date: new Date().toISOString(), machine, quick, durationS: DURATION_S, repetitions: REPETITIONS, connections: CONNECTIONS, pipelining: PIPELINING, ratios, allDelivered, aggregation, scenarios: results };
   writeFileSync(path.join(__dirname, '..', '..', 'bench', 'results', `${stamp}.json`), JSON.stringify(report, null, 2));
 
   const rows = SCENARIOS.map(({ name }) => {
@@ -178,6 +189,15 @@ async function main(): Promise<void> {
     ...rows,
     '',
     `single ÷ ceiling: ${ratios.singleOverCeiling.toFixed(2)}. Reference: 100,000 events/min.`,
+    '',
+    'Aggregation on one thread, 200-byte events, 50 KiB records, ours against aws-kinesis-agg (target ≥ 5×; ≥ 200 events per record):',
+    '',
+    '| keys | events | ours events/s | aws-kinesis-agg events/s | ratio | events per record |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...(['random', 'field'] as const).map((mode) => {
+      const runs = aggregationOf(mode);
+      return `| ${mode} | ${runs[0].events.toLocaleString('en-US')} | ${Math.round(median(runs.map((a) => a.oursEventsPerS))).toLocaleString('en-US')} ${spread(runs.map((a) => a.oursEventsPerS))} | ${Math.round(median(runs.map((a) => a.theirsEventsPerS))).toLocaleString('en-US')} ${spread(runs.map((a) => a.theirsEventsPerS))} | ${median(runs.map((a) => a.ratio)).toFixed(2)}× | ${median(runs.map((a) => a.eventsPerRecord)).toFixed(1)} |`;
+    }),
     '',
   ].join('\n');
   writeFileSync(path.join(__dirname, '..', '..', 'bench', 'results', 'latest.md'), markdown);

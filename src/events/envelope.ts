@@ -1,9 +1,9 @@
 // What one event looks like on the stream, and writing it straight into the ring:
 //   {"id":"<uuidv7>","receivedAt":<ms>,"ip":"…","ua":"…","path":"…","event":<the client's JSON as sent>}
 // The client's bytes are copied once, from the request body into shared memory; the envelope
-// around them is assembled per request, not per event. The partition key is the event's id (unique
-// and random in its low bits, so MD5 spreads events evenly over the shards) or, with
-// --partition-key field:<path>, that field's value.
+// around them is assembled per request, not per event. With --partition-key field:<path> the
+// record carries that field's value as its key; by default it carries none and the shipper spreads
+// the events evenly over the shards.
 
 import { RequestError } from '../errors';
 import { dataOffset, keyOffset, recordBytes } from '../ring/ring-layout';
@@ -34,6 +34,11 @@ export function receivedAtOf(envelope: Uint8Array): number {
   return value;
 }
 
+/** Reads the id back from an envelope's bytes. */
+export function eventIdOf(envelope: Uint8Array): string {
+  return Buffer.from(envelope.buffer, envelope.byteOffset + ID_AT, EVENT_ID_LENGTH).toString('latin1');
+}
+
 export interface RequestMeta {
   readonly receivedAt: number;
   readonly ip: string;
@@ -46,6 +51,15 @@ export function envelopeMiddle(meta: RequestMeta): Buffer {
   return Buffer.from(
     `${RECEIVED_AT_FIELD}${meta.receivedAt},"ip":${JSON.stringify(meta.ip)},"ua":${JSON.stringify(meta.userAgent)},"path":${JSON.stringify(meta.path)},"event":`,
   );
+}
+
+/**
+ * Random keys are left out of the ring: the shipper deals keyless events evenly over the shards.
+ * An event that lacks its --partition-key field gets its id, which is as random.
+ */
+function keyBytesOf(key: Buffer | undefined, rule: PartitionKeyRule): number {
+  if (key) return key.length;
+  return rule.kind === 'field' ? EVENT_ID_LENGTH : 0;
 }
 
 const sizes: number[] = [];
@@ -72,7 +86,7 @@ export function writeEvents(body: Uint8Array, spans: EventSpans, meta: RequestMe
     const key = keyRule.kind === 'field' ? fieldPartitionKey(body, spans.starts[i], keyRule.path) : undefined;
     if (keyRule.kind === 'field' && !key) keyFallbacks++;
     fieldKeys.push(key);
-    const keyBytes = key ? key.length : EVENT_ID_LENGTH;
+    const keyBytes = keyBytesOf(key, keyRule);
     const dataBytes = overhead + spans.ends[i] - spans.starts[i];
     if (dataBytes + keyBytes > MAX_RECORD_PAYLOAD) {
       throw new RequestError('event_too_large', `event ${i}: ${dataBytes} bytes in its envelope, more than the 1 MiB Kinesis record limit`);
@@ -90,7 +104,7 @@ export function writeEvents(body: Uint8Array, spans: EventSpans, meta: RequestMe
   const bytes = ring.views.bytes;
   for (let i = 0; i < spans.count; i++) {
     const key = fieldKeys[i];
-    const keyBytes = key ? key.length : EVENT_ID_LENGTH;
+    const keyBytes = keyBytesOf(key, keyRule);
     const record = ring.reserve(sizes[i], keyBytes);
     const at = dataOffset(record, keyBytes);
     bytes.set(OPEN, at);
@@ -100,7 +114,7 @@ export function writeEvents(body: Uint8Array, spans: EventSpans, meta: RequestMe
     bytes.set(body.subarray(spans.starts[i], spans.ends[i]), eventAt);
     bytes[eventAt + spans.ends[i] - spans.starts[i]] = CLOSE;
     if (key) bytes.set(key, keyOffset(record));
-    else bytes.copyWithin(keyOffset(record), at + ID_AT, at + ID_AT + EVENT_ID_LENGTH);
+    else if (keyBytes > 0) bytes.copyWithin(keyOffset(record), at + ID_AT, at + ID_AT + EVENT_ID_LENGTH);
   }
   fieldKeys.length = 0;
   return { accepted: spans.count, keyFallbacks };

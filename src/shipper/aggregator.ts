@@ -4,9 +4,11 @@
 // and the aggregate carries an ExplicitHashKey that lands on that shard. An event alone goes raw.
 
 import { AGGREGATE_OVERHEAD, encodeAggregate, keyEntryBytes, recordEntryBytes } from '../kpl/aggregated-record';
+import { eventIdOf } from '../events/envelope';
 import { hashKeyOf, type ShardMap } from './shard-map';
 
 export interface PendingEvent {
+  /** Empty for events whose key does not matter (--partition-key random): they are dealt evenly over the shards. */
   readonly partitionKey: string;
   /** The event's envelope: a view into the ring, valid while its batch is being shipped. */
   readonly data: Uint8Array;
@@ -31,7 +33,9 @@ function oldest(events: readonly PendingEvent[]): number {
 }
 
 function raw(event: PendingEvent, shardId?: string): OutboundRecord {
-  return { data: event.data, partitionKey: event.partitionKey, shardId, events: [event], oldestReceivedAt: event.receivedAt };
+  // Without a shard map, a keyless event is sent under its own id: random, so evenly spread.
+  const partitionKey = event.partitionKey || eventIdOf(event.data);
+  return { data: event.data, partitionKey, shardId, events: [event], oldestReceivedAt: event.receivedAt };
 }
 
 function aggregate(events: PendingEvent[], shardId: string): OutboundRecord {
@@ -39,7 +43,7 @@ function aggregate(events: PendingEvent[], shardId: string): OutboundRecord {
   return {
     data: encodeAggregate(events),
     partitionKey: events[0].partitionKey,
-    explicitHashKey: events[0].hashKey!.toString(),
+    explicitHashKey: (events[0].hashKey ??= hashKeyOf(events[0].partitionKey)).toString(),
     shardId,
     events,
     oldestReceivedAt: oldest(events),
@@ -76,15 +80,46 @@ function packShard(events: readonly PendingEvent[], shardId: string, maxBytes: n
  * Without a shard map nothing can be aggregated safely: every event goes raw. `maxBytes` of 0 turns
  * aggregation off (for consumers that cannot de-aggregate) while still predicting shards for pacing.
  */
+let nextSpreadShard = 0;
+
 export function buildRecords(events: readonly PendingEvent[], map: ShardMap | undefined, maxBytes: number): OutboundRecord[] {
   if (!map) return events.map((event) => raw(event));
   const byShard = new Map<string, PendingEvent[]>();
+  const group = (shardId: string) => {
+    let members = byShard.get(shardId);
+    if (!members) byShard.set(shardId, (members = []));
+    return members;
+  };
+  const keyless: PendingEvent[] = [];
   for (const event of events) {
+    if (!event.partitionKey) {
+      keyless.push(event);
+      continue;
+    }
     event.hashKey ??= hashKeyOf(event.partitionKey);
-    const shardId = map.shardFor(event.hashKey).id;
-    let group = byShard.get(shardId);
-    if (!group) byShard.set(shardId, (group = []));
-    group.push(event);
+    group(map.shardFor(event.hashKey).id).push(event);
+  }
+  // Keyless events go in contiguous slices, one per shard, each under a key that hashes into its
+  // shard: no hashing per event, and full aggregates. The first shard rotates between batches so
+  // that small batches spread too.
+  const targets = keyless.length > 0 ? map.spreadTargets() : [];
+  if (targets.length === 0) {
+    // No shard has a spread key (only tiny hash ranges do not): key each event by its id instead.
+    for (const event of keyless) {
+      const keyed: PendingEvent = { partitionKey: eventIdOf(event.data), data: event.data, receivedAt: event.receivedAt };
+      keyed.hashKey = hashKeyOf(keyed.partitionKey);
+      group(map.shardFor(keyed.hashKey).id).push(keyed);
+    }
+    keyless.length = 0;
+  }
+  const perShard = Math.ceil(keyless.length / Math.max(1, targets.length));
+  for (let slice = 0; slice * perShard < keyless.length; slice++) {
+    const target = targets[(nextSpreadShard + slice) % targets.length];
+    const members = group(target.shard.id);
+    for (const event of keyless.slice(slice * perShard, (slice + 1) * perShard)) {
+      members.push({ partitionKey: target.key, data: event.data, receivedAt: event.receivedAt, hashKey: undefined });
+    }
+    if ((slice + 1) * perShard >= keyless.length) nextSpreadShard = (nextSpreadShard + slice + 1) % targets.length;
   }
   const out: OutboundRecord[] = [];
   for (const [shardId, group] of byShard) {

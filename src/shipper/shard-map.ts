@@ -1,8 +1,9 @@
 // Which shard a partition key lands on: Kinesis hashes the key with MD5, reads the digest as a
-// big-endian 128-bit integer, and picks the open shard whose hash-key range holds it.
+// big-endian 128-bit integer, and picks the open shard whose hash-key range holds it. Each shard
+// also gets a spread key that lands on it, for events whose key does not matter.
 
 import { ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface Shard {
   readonly id: string;
@@ -11,15 +12,41 @@ export interface Shard {
 }
 
 export function hashKeyOf(partitionKey: string): bigint {
-  return BigInt('0x' + createHash('md5').update(partitionKey, 'utf8').digest('hex'));
+  return BigInt('0x' + hash('md5', partitionKey, 'hex'));
+}
+
+/** About 1/200,000 of the hash space: far smaller than the shards of any real stream. */
+const MAX_SPREAD_KEY_TRIES = 200_000;
+
+/** Tries short keys until one hashes into the shard's range; undefined for a tiny range. */
+function findSpreadKey(shard: Shard): string | undefined {
+  for (let n = 0; n < MAX_SPREAD_KEY_TRIES; n++) {
+    const key = `spread-${n}`;
+    const hashKey = hashKeyOf(key);
+    if (hashKey >= shard.startingHashKey && hashKey <= shard.endingHashKey) return key;
+  }
+  return undefined;
 }
 
 export class ShardMap {
-  private readonly shards: readonly Shard[];
+  readonly shards: readonly Shard[];
+  private spreadable: { shard: Shard; key: string }[] | undefined;
 
   constructor(shards: readonly Shard[]) {
     if (shards.length === 0) throw new Error('a stream has at least one open shard');
     this.shards = [...shards].sort((a, b) => (a.startingHashKey < b.startingHashKey ? -1 : 1));
+  }
+
+  /**
+   * The shards that events without a key of their own are dealt over, each with a partition key
+   * that hashes into it (found once, when first needed).
+   */
+  spreadTargets(): readonly { shard: Shard; key: string }[] {
+    this.spreadable ??= this.shards.flatMap((shard) => {
+      const key = findSpreadKey(shard);
+      return key === undefined ? [] : [{ shard, key }];
+    });
+    return this.spreadable;
   }
 
   get size(): number {

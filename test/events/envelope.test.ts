@@ -4,6 +4,7 @@ import { RequestError } from '../../src/errors';
 import { writeEvents } from '../../src/events/envelope';
 import { EVENT_ID_LENGTH, writeEventId } from '../../src/events/event-id';
 import { EventSpans, scanEvents } from '../../src/events/json-scan';
+import { parsePartitionKeyRule } from '../../src/events/partition-key';
 import { createRingBuffer, RingViews } from '../../src/ring/ring-layout';
 import { readBatch } from '../../src/ring/ring-reader';
 import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
@@ -11,14 +12,14 @@ import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const meta = { receivedAt: 1_700_000_000_123, ip: '203.0.113.7', userAgent: 'Mozilla/5.0 "quoted"', path: '/v1/events' };
 
-function ingest(body: string, capacity = 64 * 1024): { envelopes: Record<string, unknown>[]; keys: string[]; raw: string[] } {
+function ingest(body: string, capacity = 64 * 1024, keyRule = 'random'): { envelopes: Record<string, unknown>[]; keys: string[]; raw: string[] } {
   const buffer = createRingBuffer(capacity);
   const published: BatchDescriptor[] = [];
   const ring = new RingWriter(buffer, { maxRecords: 500, maxBytes: capacity, lingerMs: 60_000 }, (b) => published.push(b));
   const spans = new EventSpans();
   const bytes = Buffer.from(body);
   scanEvents(bytes, 'auto', 32, spans);
-  writeEvents(bytes, spans, meta, ring);
+  writeEvents(bytes, spans, meta, ring, parsePartitionKeyRule(keyRule));
   ring.closeBatch();
   const records = published.flatMap((b) => readBatch(new RingViews(buffer), b.start, b.end));
   const raw = records.map((r) => Buffer.from(r.data).toString());
@@ -54,7 +55,7 @@ describe('envelopes', () => {
     for (const [i, envelope] of envelopes.entries()) {
       assert.deepEqual(Object.keys(envelope), ['id', 'receivedAt', 'ip', 'ua', 'path', 'event']);
       assert.match(envelope.id as string, UUID_V7);
-      assert.equal(keys[i], envelope.id, 'the partition key is the id');
+      assert.equal(keys[i], '', 'random keys are left to the shipper');
       assert.equal(envelope.receivedAt, meta.receivedAt);
       assert.equal(envelope.ip, meta.ip);
       assert.equal(envelope.ua, meta.userAgent);
@@ -62,6 +63,11 @@ describe('envelopes', () => {
     }
     assert.ok(raw[0].endsWith(',"event":{"b":1,"a":[1.50,"x"]}}'), 'number formatting and key order are kept');
     assert.deepEqual(envelopes[1].event, { c: {} });
+  });
+
+  it('carry the --partition-key field as the record key, or the id when the field is missing', () => {
+    const { envelopes, keys } = ingest('[{"userId":"u-1"},{"other":1},{"userId":7}]', 64 * 1024, 'field:userId');
+    assert.deepEqual(keys, ['u-1', envelopes[1].id, '7']);
   });
 
   it('refuse the whole request with 503 when it does not fit, writing nothing', () => {

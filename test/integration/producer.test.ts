@@ -61,7 +61,11 @@ describe('the producer on a local Kinesis', () => {
       const shards = await readShards(kinesis.endpoint, 'agg');
       const events = userEvents(shards);
       assert.deepEqual(events.map((e) => e.envelope.event.seq).sort((a, b) => a - b), acknowledged.sort((a, b) => a - b));
-      assert.ok(events.every((e) => e.partitionKey === e.envelope.id), 'each event keeps its own partition key (its id)');
+      const keysPerRecord = new Map<string, Set<string>>();
+      for (const e of events) keysPerRecord.set(e.sequenceNumber, (keysPerRecord.get(e.sequenceNumber) ?? new Set()).add(e.partitionKey));
+      assert.ok([...keysPerRecord.values()].every((keys) => keys.size === 1), 'random keys: one key per aggregate, which hashes into its shard');
+      const perShard = shards.map((shard) => events.filter((e) => e.shard === shard).length);
+      assert.ok(Math.min(...perShard) > 5000 / 4 / 2, `spread over the shards: ${perShard.join(', ')}`);
       assertInRange(events);
       const records = shards.reduce((n, s) => n + s.records.length, 0);
       assert.ok(records * 10 < 5000, `${records} Kinesis records carried 5000 events; ${shards.map((s) => s.id + ':' + s.records.length).join(' ')}\n${metrics.split('\n').filter((l) => /^gateway_(events|records|aggregated|batches|shard)/.test(l)).join('\n')}`);

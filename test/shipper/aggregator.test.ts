@@ -81,6 +81,38 @@ describe('buildRecords', () => {
   });
 });
 
+describe('buildRecords with keyless events (--partition-key random)', () => {
+  const keyless = (n: number): PendingEvent[] => pending(n).map((e) => ({ ...e, partitionKey: '' }));
+
+  it('deals them evenly over the shards, under keys that hash into each shard', () => {
+    const records = buildRecords(keyless(4000), fourShards, 50 * 1024);
+    const perShard = new Map<string, number>();
+    for (const record of records) {
+      perShard.set(record.shardId!, (perShard.get(record.shardId!) ?? 0) + record.events.length);
+      const [start, end] = shardRange(record.shardId!);
+      for (const user of referenceDeaggregate(record.data, record.partitionKey)) {
+        const hash = hashKeyOf(user.partitionKey);
+        assert.ok(hash >= start && hash <= end);
+      }
+    }
+    assert.deepEqual([...perShard.values()], [1000, 1000, 1000, 1000]);
+  });
+
+  it('rotates the first shard, so that one-event batches spread too', () => {
+    const shards = Array.from({ length: 8 }, () => buildRecords(keyless(1), fourShards, 50 * 1024)[0].shardId);
+    assert.equal(new Set(shards).size, 4);
+  });
+
+  it('falls back to event ids as keys when no shard can take keyless events', () => {
+    // Ranges no real stream has: no short key hashes into either.
+    const tiny = new ShardMap([{ id: 'a', startingHashKey: 0n, endingHashKey: 99n }, { id: 'b', startingHashKey: 100n, endingHashKey: 199n }]);
+    const ids = ['0', '1', '2'].map((d) => `01a20146-37c1-7000-82f4-33c83d7f63b${d}`);
+    const events = ids.map((id) => ({ partitionKey: '', data: Buffer.from(`{"id":"${id}","receivedAt":1}`), receivedAt: 1 }));
+    const records = buildRecords(events, tiny, 50 * 1024);
+    assert.deepEqual(records.flatMap((r) => referenceDeaggregate(r.data, r.partitionKey).map((u) => u.partitionKey)).sort(), ids);
+  });
+});
+
 describe('ShardMap', () => {
   it('finds the shard whose range holds a hash key, at the edges too', () => {
     const map = new ShardMap([
