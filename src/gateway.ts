@@ -131,8 +131,11 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   async function shutdown(withDrainDelay: boolean): Promise<boolean> {
     const started = Date.now();
     readiness.phase = 'draining';
-    log.info({ drainDelayMs: withDrainDelay ? config.drainDelayMs : 0 }, 'shutting down: readiness is now 503; still taking events during the drain delay');
-    if (withDrainDelay && config.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
+    const drainDelayMs = withDrainDelay ? config.drainDelayMs : 0;
+    log.info({ drainDelayMs }, drainDelayMs > 0
+      ? `shutting down: readiness is now 503; still taking events for the ${drainDelayMs} ms drain delay`
+      : 'shutting down: readiness is now 503; closing the listener');
+    if (drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
     uws.us_listen_socket_close(publicSocket);
     readiness.phase = 'closed';
     writer.closeBatch();

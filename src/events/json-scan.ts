@@ -34,6 +34,7 @@ let buf: Uint8Array = new Uint8Array(0);
 let pos = 0;
 let end = 0;
 let maxDepth = 0;
+let spans = new EventSpans();
 
 function fail(what: string): never {
   throw new ScanFailure('malformed_json', `${what} at byte ${pos}`);
@@ -153,55 +154,47 @@ function checkDepth(depth: number): void {
   if (depth > maxDepth) throw new ScanFailure('too_deep', `nested deeper than ${maxDepth} levels at byte ${pos}`);
 }
 
-function scanObject(depth: number): void {
+/** Scans `{…}` or `[…]` at pos: members, separated by commas, up to the closing byte. */
+function scanContainer(depth: number, close: number, scanMember: (depth: number) => void): void {
   checkDepth(depth);
   pos++;
   skipWhitespace();
-  if (buf[pos] === RBRACE) {
+  if (buf[pos] === close) {
     pos++;
     return;
   }
   for (;;) {
-    if (buf[pos] !== QUOTE) fail('expected a string key');
-    scanString();
-    skipWhitespace();
-    if (buf[pos] !== COLON) fail("expected ':'");
-    pos++;
-    skipWhitespace();
-    scanValue(depth);
+    scanMember(depth);
     skipWhitespace();
     if (buf[pos] === COMMA) {
       pos++;
       skipWhitespace();
-    } else if (buf[pos] === RBRACE) {
+    } else if (buf[pos] === close) {
       pos++;
       return;
-    } else fail("expected ',' or '}'");
+    } else fail(close === RBRACE ? "expected ',' or '}'" : "expected ',' or ']'");
   }
+}
+
+function scanObjectMember(depth: number): void {
+  if (buf[pos] !== QUOTE) fail('expected a string key');
+  scanString();
+  skipWhitespace();
+  if (buf[pos] !== COLON) fail("expected ':'");
+  pos++;
+  skipWhitespace();
+  scanValue(depth);
+}
+
+function scanObject(depth: number): void {
+  scanContainer(depth, RBRACE, scanObjectMember);
 }
 
 function scanArray(depth: number): void {
-  checkDepth(depth);
-  pos++;
-  skipWhitespace();
-  if (buf[pos] === RBRACKET) {
-    pos++;
-    return;
-  }
-  for (;;) {
-    scanValue(depth);
-    skipWhitespace();
-    if (buf[pos] === COMMA) {
-      pos++;
-      skipWhitespace();
-    } else if (buf[pos] === RBRACKET) {
-      pos++;
-      return;
-    } else fail("expected ',' or ']'");
-  }
+  scanContainer(depth, RBRACKET, scanValue);
 }
 
-function scanEvent(spans: EventSpans): void {
+function scanEvent(): void {
   const start = pos;
   scanValue(0);
   if (buf[start] !== LBRACE) throw new RequestError('not_an_object', `event ${spans.count}: expected a JSON object`);
@@ -209,30 +202,16 @@ function scanEvent(spans: EventSpans): void {
   spans.ends.push(pos);
 }
 
-function scanArrayOfEvents(spans: EventSpans): void {
-  pos++;
-  skipWhitespace();
-  if (buf[pos] === RBRACKET) {
-    pos++;
-    return;
-  }
-  for (;;) {
-    skipWhitespace();
-    scanEvent(spans);
-    skipWhitespace();
-    if (buf[pos] === COMMA) pos++;
-    else if (buf[pos] === RBRACKET) {
-      pos++;
-      return;
-    } else fail("expected ',' or ']'");
-  }
+/** A top-level array of events: its elements are events, so it adds no depth. */
+function scanArrayOfEvents(): void {
+  scanContainer(0, RBRACKET, scanEvent);
 }
 
-function scanLines(spans: EventSpans): void {
+function scanLines(): void {
   for (;;) {
     skipWhitespace();
     if (pos >= end) return;
-    scanEvent(spans);
+    scanEvent();
     while (pos < end && (buf[pos] === SPACE || buf[pos] === TAB || buf[pos] === CR)) pos++;
     if (pos < end && buf[pos] !== LF) fail('expected a newline after the event');
   }
@@ -243,8 +222,9 @@ function scanLines(spans: EventSpans): void {
  * per line (`ndjson`), or either (`auto`, for text/plain beacons that cannot set a type).
  * Throws a RequestError naming the index of the first bad event.
  */
-export function scanEvents(body: Uint8Array, format: BodyFormat, depthLimit: number, spans: EventSpans): void {
-  spans.clear();
+export function scanEvents(body: Uint8Array, format: BodyFormat, depthLimit: number, found: EventSpans): void {
+  found.clear();
+  spans = found;
   buf = body;
   pos = 0;
   end = body.length;
@@ -253,15 +233,15 @@ export function scanEvents(body: Uint8Array, format: BodyFormat, depthLimit: num
     skipWhitespace();
     if (pos >= end) throw new RequestError('empty_body', 'the body has no events');
     if (format !== 'ndjson' && buf[pos] === LBRACKET) {
-      scanArrayOfEvents(spans);
+      scanArrayOfEvents();
       skipWhitespace();
       if (pos < end) fail('unexpected data after the array');
     } else if (format === 'json') {
-      scanEvent(spans);
+      scanEvent();
       skipWhitespace();
       if (pos < end) fail('unexpected data after the event (send several as an array or as application/x-ndjson)');
     } else {
-      scanLines(spans);
+      scanLines();
     }
     if (spans.count === 0) throw new RequestError('empty_body', 'the body has no events');
   } catch (err) {
