@@ -19,6 +19,9 @@ import { MAX_BYTES_PER_REQUEST, MAX_RECORDS_PER_REQUEST } from './shipper/put-re
 import { Shipper } from './shipper/shipper';
 import { waitForActiveStream } from './stream-status';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION: string = require('../../package.json').version;
+
 export class StartupError extends Error {}
 
 export interface RunningGateway {
@@ -63,6 +66,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
       `no Kinesis endpoint or region configured: started the embedded local Kinesis (kinesalite) at ${localKinesis.endpoint} with stream ${config.stream}`,
     );
   }
+  log.info({ config, version: VERSION }, 'effective configuration');
   if (!nativeUws) log.warn(uwsFallbackProblem());
 
   const readiness = new Readiness();
@@ -85,6 +89,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     onConfirmed: (batch) => writer.release(batch),
     batchesShipped: metrics.counter(METRICS.batchesShipped),
     taskFailures: metrics.counter(METRICS.workerTaskFailures),
+    workerRestarts: metrics.counter(METRICS.workerRestarts),
     workerData: {
       ring: ringBuffer, metrics: metrics.buffer, kinesis, stream: config.stream, logLevel: config.logLevel, workers: config.workers,
       aggregationMaxBytes: config.aggregation === 'on' ? config.aggregationMaxBytes : 0,
@@ -95,7 +100,8 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     ringUsedBytes: () => writer.used,
     ringCapacityBytes: () => writer.capacity,
     batchesInFlight: () => shipper.batchesInFlight,
-  });
+    workers: () => shipper.workers,
+  }, { version: VERSION, uws: nativeUws ? 'native' : 'fallback' });
 
   const publicApp = createPublicApp({
     maxBodyBytes: config.maxBodyBytes, maxEventDepth: config.maxEventDepth, partitionKey: parsePartitionKeyRule(config.partitionKey),
@@ -146,6 +152,12 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     uws.us_listen_socket_close(adminSocket);
     await shipper.close();
     localKinesis?.stop();
+    log.info({
+      eventsAccepted: metrics.total(METRICS.eventsAccepted),
+      eventsShipped: metrics.total(METRICS.eventsShipped),
+      eventsDeadLettered: metrics.total(METRICS.deadLettered),
+      bytesLeftUnshipped: left,
+    }, 'shutdown complete');
     return shipped;
   }
 

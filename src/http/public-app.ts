@@ -51,13 +51,14 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   const spans = new EventSpans();
   const app = uws.App();
 
-  function refuse(res: HttpResponse, error: RequestError, closeConnection = false): void {
+  function refuse(res: HttpResponse, error: RequestError, startedMs: number, closeConnection = false): void {
     metrics.reject(error.code);
-    metrics.answer(EVENTS_PATH, error.status);
+    metrics.answerEvents(error.status, startedMs);
     sendError(res, error, closeConnection);
   }
 
   app.post(EVENTS_PATH, (res, req) => {
+    const started = performance.now();
     // HttpRequest is valid only in this synchronous part: read everything needed now.
     const contentType = req.getHeader('content-type');
     const contentEncoding = req.getHeader('content-encoding');
@@ -70,43 +71,43 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       const error = readiness.phase === 'starting'
         ? new RequestError('not_ready', 'the gateway is starting; retry shortly')
         : new RequestError('draining', 'the gateway is shutting down; retry on another instance');
-      return refuse(res, error, true);
+      return refuse(res, error, started, true);
     }
     const format = bodyFormat(contentType);
     if (format === undefined) {
-      return refuse(res, new RequestError('unsupported_media_type', `Content-Type ${contentType} is not accepted; send application/json, application/x-ndjson or text/plain`), true);
+      return refuse(res, new RequestError('unsupported_media_type', `Content-Type ${contentType} is not accepted; send application/json, application/x-ndjson or text/plain`), started, true);
     }
     if (contentEncoding !== '' && contentEncoding.toLowerCase() !== 'identity') {
-      return refuse(res, new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send the body uncompressed`), true);
+      return refuse(res, new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send the body uncompressed`), started, true);
     }
     if (declaredLength > options.maxBodyBytes) {
-      return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), true);
+      return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), started, true);
     }
     readBody(res, declaredLength, options.maxBodyBytes, {
       onTooLarge() {
-        res.cork(() => refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), true));
+        res.cork(() => refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), started, true));
       },
       onBody(body) {
         res.cork(() => {
-          if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'));
+          if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started);
           try {
             scanEvents(body, format, options.maxEventDepth, spans);
             const { accepted, keyFallbacks } = writeEvents(body, spans, { receivedAt: Date.now(), ip, userAgent, path: EVENTS_PATH }, ring, options.partitionKey);
             metrics.eventsAccepted.inc(accepted);
             if (keyFallbacks > 0) metrics.partitionKeyFallbacks.inc(keyFallbacks);
-            metrics.answer(EVENTS_PATH, 202);
+            metrics.answerEvents(202, started);
             sendJson(res, 202, `{"accepted":${accepted}}`);
           } catch (err) {
-            if (err instanceof RequestError) return refuse(res, err);
+            if (err instanceof RequestError) return refuse(res, err, started);
             log.error({ err }, 'unexpected error while taking events');
-            refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'));
+            refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'), started);
           }
         });
       },
     });
   });
 
-  app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST')));
+  app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST'), performance.now()));
   addHealthRoutes(app, readiness, metrics);
   app.any('/*', (res, req) => {
     metrics.answer('other', 404);

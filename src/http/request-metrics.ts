@@ -2,7 +2,7 @@
 
 import type { ErrorCode } from '../errors';
 import { METRICS, REJECT_REASONS, ROUTES, STATUSES } from '../metrics/metric-definitions';
-import type { CounterHandle, SharedMetrics } from '../metrics/shared-metrics';
+import type { CounterHandle, HistogramHandle, SharedMetrics } from '../metrics/shared-metrics';
 
 export type Route = (typeof ROUTES)[number];
 
@@ -11,6 +11,7 @@ export class RequestMetrics {
   private readonly rejected = new Map<string, CounterHandle>();
   readonly eventsAccepted: CounterHandle;
   readonly partitionKeyFallbacks: CounterHandle;
+  private readonly eventRequestDuration: HistogramHandle;
 
   constructor(metrics: SharedMetrics) {
     for (const route of ROUTES) {
@@ -19,10 +20,17 @@ export class RequestMetrics {
     for (const reason of REJECT_REASONS) this.rejected.set(reason, metrics.counter(METRICS.eventsRejected, reason));
     this.eventsAccepted = metrics.counter(METRICS.eventsAccepted);
     this.partitionKeyFallbacks = metrics.counter(METRICS.partitionKeyFallbacks);
+    this.eventRequestDuration = metrics.histogram(METRICS.requestDuration);
   }
 
   answer(route: Route, status: number): void {
     this.answered.get(`${route} ${status}`)?.inc();
+  }
+
+  /** An answer to POST /v1/events, timed from `startedMs` (performance.now() at its headers). */
+  answerEvents(status: number, startedMs: number): void {
+    this.answer('/v1/events', status);
+    this.eventRequestDuration.observe((performance.now() - startedMs) / 1000);
   }
 
   reject(reason: ErrorCode): void {

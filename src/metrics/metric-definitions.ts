@@ -11,6 +11,7 @@ export const RECORD_ERROR_CODES = ['ProvisionedThroughputExceededException', 'In
 export const REQUEST_OUTCOMES = ['ok', 'error'] as const;
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const REQUEST_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5];
 const DELIVERY_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const EVENTS_PER_RECORD_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 200, 500, 1000];
 /** Shard ids are only known at run time; their metrics have a slot per shard number modulo this. */
@@ -41,6 +42,8 @@ function histogram(name: string, help: string, buckets: readonly number[], label
 export const METRICS = {
   requests: counter('gateway_requests_total', 'HTTP requests answered, by route and status', { route: ROUTES, status: STATUSES }),
   eventsAccepted: counter('gateway_events_accepted_total', 'Events acknowledged to clients and written to the buffer'),
+  requestDuration: histogram('gateway_request_duration_seconds', 'Time from the headers of a POST /v1/events to its answer, body reading included', REQUEST_BUCKETS),
+  workerRestarts: counter('gateway_worker_restarts_total', 'Shipper worker threads started again after one ended'),
   eventsRejected: counter('gateway_events_rejected_total', 'Requests whose events were refused, by reason', { reason: REJECT_REASONS }),
   batchesShipped: counter('gateway_batches_shipped_total', 'Batches of records confirmed by Kinesis'),
   recordsShipped: counter('gateway_records_shipped_total', 'Kinesis records confirmed by Kinesis (an aggregated record counts once)'),

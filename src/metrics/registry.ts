@@ -1,6 +1,7 @@
 // The prom-client registry served on the admin port: shared-memory metrics, main-thread gauges and
 // prom-client's default process metrics.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { METRICS } from './metric-definitions';
 import type { SharedMetrics } from './shared-metrics';
@@ -9,9 +10,15 @@ export interface MainThreadGauges {
   ringUsedBytes(): number;
   ringCapacityBytes(): number;
   batchesInFlight(): number;
+  workers(): number;
 }
 
-export function createRegistry(shared: SharedMetrics, gauges: MainThreadGauges): Registry {
+export interface BuildInfo {
+  readonly version: string;
+  readonly uws: 'native' | 'fallback';
+}
+
+export function createRegistry(shared: SharedMetrics, gauges: MainThreadGauges, build: BuildInfo): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const def of Object.values(METRICS)) {
@@ -26,5 +33,16 @@ export function createRegistry(shared: SharedMetrics, gauges: MainThreadGauges):
   gauge('gateway_ring_used_bytes', 'Bytes of the shared buffer held by events not yet confirmed by Kinesis', gauges.ringUsedBytes);
   gauge('gateway_ring_capacity_bytes', 'Size of the shared buffer', gauges.ringCapacityBytes);
   gauge('gateway_batches_in_flight', 'Batches handed to workers and not yet confirmed', gauges.batchesInFlight);
+  gauge('gateway_workers', 'Shipper worker threads running', gauges.workers);
+  // The main thread answers every request: its event-loop delay is the gateway's own latency floor.
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  gauge('gateway_event_loop_lag_seconds', 'p99 event-loop delay of the main thread since the previous scrape', () => {
+    const p99 = loopDelay.count > 0 ? loopDelay.percentile(99) / 1e9 : 0;
+    loopDelay.reset();
+    return p99;
+  });
+  const info = new Gauge({ name: 'gateway_build_info', help: 'Version, uWebSockets.js build (native or the slow fallback) and Node.js version; always 1', labelNames: ['version', 'uws', 'node'], registers: [registry] });
+  info.set({ version: build.version, uws: build.uws, node: process.version }, 1);
   return registry;
 }

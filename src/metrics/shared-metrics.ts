@@ -94,6 +94,11 @@ export class SharedMetrics {
     return out;
   }
 
+  /** A counter's value summed over all its labels. */
+  total(def: MetricDefinition): number {
+    return this.samples(def).reduce((sum, sample) => sum + sample.value, 0);
+  }
+
   private slotOf(def: MetricDefinition, labelValues: readonly string[]): number {
     const placement = placements.get(def);
     if (!placement) throw new Error(`unknown metric ${def.name}`);

@@ -18,6 +18,7 @@ export interface ShipperOptions {
   readonly onConfirmed: (batch: BatchDescriptor) => void;
   readonly batchesShipped: CounterHandle;
   readonly taskFailures: CounterHandle;
+  readonly workerRestarts: CounterHandle;
 }
 
 const RESUBMIT_DELAY_MS = 200;
@@ -42,6 +43,14 @@ export class Shipper {
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: options.workerData,
     });
+    let started = 0;
+    this.pool.on('workerCreate', () => {
+      if (++started > options.workers) options.workerRestarts.inc();
+    });
+  }
+
+  get workers(): number {
+    return this.pool.threads.length;
   }
 
   get batchesInFlight(): number {

@@ -98,6 +98,11 @@ describe('SIGTERM under load', () => {
       assert.deepEqual(exit, { code: 0, signal: null });
       assert.ok(acknowledgedAfterSignal > 0, 'events were still taken during the drain delay');
       assert.ok(gateway.logs.some((l) => /every buffered event was confirmed/.test(l.msg)));
+      const summary = gateway.logs.find((l) => l.msg === 'shutdown complete');
+      assert.ok(summary, 'a shutdown summary is logged');
+      assert.ok((summary.eventsAccepted as number) >= acknowledged.size);
+      assert.equal(summary.eventsShipped, summary.eventsAccepted);
+      assert.equal(summary.eventsDeadLettered, 0);
 
       const onStream = new Set((await tapStream(kinesis.endpoint, 'drain')).map((e) => e.event.seq as number));
       const missing = [...acknowledged].filter((seq) => !onStream.has(seq));

@@ -142,6 +142,7 @@ describe('10,000 events in every request shape', () => {
     add(20, () => [Array.from({ length: 50 }, () => JSON.stringify(event())).join('\r\n'), 'text/plain']);
     assert.equal(seq, 10_000);
 
+    const logLinesBefore = gateway.logs.length;
     let accepted = 0;
     const concurrency = 32;
     for (let i = 0; i < requests.length; i += concurrency) {
@@ -149,6 +150,9 @@ describe('10,000 events in every request shape', () => {
       accepted += counts.reduce((a, b) => a + b, 0);
     }
     assert.equal(accepted, 10_000);
+    assert.equal(gateway.logs.length, logLinesBefore, 'no log line per request at info level');
+    const config = gateway.logs.find((l) => l.msg === 'effective configuration');
+    assert.equal((config?.config as { maxBodyBytes: number }).maxBodyBytes, MAX_BODY, 'the effective configuration is logged at start');
 
     const envelopes: Envelope[] = await tapStream(gateway.kinesisEndpoint, 'events');
     const fromThisTest = envelopes.filter((e) => e.ua === USER_AGENT);
