@@ -9,16 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { referenceDeaggregate } from '../support/kinesis-agg';
 import { sendEvents, waitUntilShipped } from '../support/load';
+import { freePort } from '../support/ports';
 import { startGateway, tapStream } from '../support/processes';
 import { readShards } from '../support/read-stream';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startKinesisMock(stream: string, shards: number): Promise<{ endpoint: string; child: ChildProcess }> {
   const [plain, tls] = [await freePort(), await freePort()];

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
+import { freePort } from '../support/ports';
 import { post, runCli, startLocalKinesis } from '../support/processes';
 
 describe('start-up', () => {
@@ -19,10 +20,7 @@ describe('start-up', () => {
   });
 
   it('stays unready, refusing events with 503, while Kinesis cannot be reached', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const deadPort = (closed.address() as net.AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
+    const deadPort = await freePort();
     const running = runCli(['serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', '--kinesis-endpoint', `http://127.0.0.1:${deadPort}`]);
     try {
       const listening = await running.waitForLog((l) => typeof l.port === 'number');

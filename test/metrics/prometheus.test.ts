@@ -5,25 +5,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../support/ports';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { sendEvents } from '../support/load';
 import { startGateway, startLocalKinesis, type Gateway, type LocalKinesisProcess } from '../support/processes';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const dashboard = JSON.parse(readFileSync(path.join(ROOT, 'grafana', 'dashboards', 'kinesis-gateway.json'), 'utf8'));
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 let kinesis: LocalKinesisProcess;
 let proxy: FaultProxy;
