@@ -69,7 +69,8 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   log.info({ config, version: VERSION }, 'effective configuration');
   if (!nativeUws) log.warn(uwsFallbackProblem());
 
-  const readiness = new Readiness();
+  // The writer is made below; readiness is only asked once the listeners are up.
+  const readiness = new Readiness(() => writer.used > (writer.capacity * config.readyMaxBufferPercent) / 100);
   const metrics = new SharedMetrics();
   const requestMetrics = new RequestMetrics(metrics);
   // Keys taken from a field are there to keep each key's events in order: ship in order then.
@@ -104,7 +105,8 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   }, { version: VERSION, uws: nativeUws ? 'native' : 'fallback' });
 
   const publicApp = createPublicApp({
-    maxBodyBytes: config.maxBodyBytes, maxEventDepth: config.maxEventDepth, partitionKey: parsePartitionKeyRule(config.partitionKey),
+    maxBodyBytes: config.maxBodyBytes, maxInflatedBytes: config.maxInflatedBytes, maxInflateRatio: config.maxInflateRatio,
+    trustProxyHops: config.trustProxyHops, maxEventDepth: config.maxEventDepth, partitionKey: parsePartitionKeyRule(config.partitionKey),
     ring: writer, readiness, metrics: requestMetrics, log,
   });
   const adminApp = createAdminApp(registry, readiness, requestMetrics);

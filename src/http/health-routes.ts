@@ -13,12 +13,13 @@ export function addHealthRoutes(app: TemplatedApp, readiness: Readiness, metrics
     sendJson(res, 200, '{"status":"ok"}');
   });
   app.get('/readyz', (res) => {
-    if (readiness.ready) {
+    const reason = readiness.notReadyBecause;
+    if (reason === undefined) {
       metrics.answer('/readyz', 200);
       sendJson(res, 200, '{"status":"ready"}');
     } else {
       metrics.answer('/readyz', 503);
-      sendJson(res, 503, JSON.stringify({ error: 'not_ready', message: `the gateway is ${readiness.phase}` }));
+      sendJson(res, 503, JSON.stringify({ error: 'not_ready', message: reason }));
     }
   });
   for (const path of ['/healthz', '/readyz'] as const) {

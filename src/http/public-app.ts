@@ -8,6 +8,9 @@ import type { PartitionKeyRule } from '../events/partition-key';
 import type { Logger } from '../log';
 import type { RingWriter } from '../ring/ring-writer';
 import { clientAddress } from './client-address';
+import { clientIp } from './client-ip';
+import { bodyEncoding, inflateBody } from './inflate';
+import { pixelEvent, sendPixel } from './pixel';
 import { addHealthRoutes } from './health-routes';
 import { readBody } from './read-body';
 import type { Readiness } from './readiness';
@@ -17,6 +20,9 @@ import { uws, type HttpResponse, type TemplatedApp } from './uws';
 
 export interface PublicAppOptions {
   readonly maxBodyBytes: number;
+  readonly maxInflatedBytes: number;
+  readonly maxInflateRatio: number;
+  readonly trustProxyHops: number;
   readonly maxEventDepth: number;
   readonly partitionKey: PartitionKeyRule;
   readonly ring: RingWriter;
@@ -26,6 +32,7 @@ export interface PublicAppOptions {
 }
 
 const EVENTS_PATH = '/v1/events';
+const PIXEL_PATH = '/v1/pixel.gif';
 
 /** navigator.sendBeacon with a string sends text/plain, and a body without a type is most likely JSON too. */
 export function bodyFormat(contentType: string): BodyFormat | undefined {
@@ -64,7 +71,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     const contentEncoding = req.getHeader('content-encoding');
     const declaredLength = Number(req.getHeader('content-length') || 0);
     const userAgent = req.getHeader('user-agent');
-    const ip = clientAddress(res);
+    const ip = clientIp(clientAddress(res), req.getHeader('x-forwarded-for'), options.trustProxyHops);
     // A refusal before the body is read closes the connection: its unread body must not be
     // mistaken for the next request.
     if (!readiness.acceptingEvents) {
@@ -77,8 +84,9 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     if (format === undefined) {
       return refuse(res, new RequestError('unsupported_media_type', `Content-Type ${contentType} is not accepted; send application/json, application/x-ndjson or text/plain`), started, true);
     }
-    if (contentEncoding !== '' && contentEncoding.toLowerCase() !== 'identity') {
-      return refuse(res, new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send the body uncompressed`), started, true);
+    const encoding = bodyEncoding(contentEncoding);
+    if (encoding === undefined) {
+      return refuse(res, new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send gzip, deflate or identity`), started, true);
     }
     if (declaredLength > options.maxBodyBytes) {
       return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), started, true);
@@ -91,6 +99,8 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
         res.cork(() => {
           if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started);
           try {
+            // Inflating is CPU work on the main thread: bounded by the size and ratio limits.
+            if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
             scanEvents(body, format, options.maxEventDepth, spans);
             const { accepted, keyFallbacks } = writeEvents(body, spans, { receivedAt: Date.now(), ip, userAgent, path: EVENTS_PATH }, ring, options.partitionKey);
             metrics.eventsAccepted.inc(accepted);
@@ -105,6 +115,26 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
         });
       },
     });
+  });
+
+  app.get(PIXEL_PATH, (res, req) => {
+    const meta = { receivedAt: Date.now(), ip: clientIp(clientAddress(res), req.getHeader('x-forwarded-for'), options.trustProxyHops), userAgent: req.getHeader('user-agent'), path: PIXEL_PATH };
+    try {
+      if (!readiness.acceptingEvents) throw new RequestError(readiness.phase === 'starting' ? 'not_ready' : 'draining', `the gateway is ${readiness.phase}`);
+      const event = pixelEvent(req.getQuery() ?? '');
+      spans.clear();
+      spans.starts.push(0);
+      spans.ends.push(event.length);
+      const { accepted, keyFallbacks } = writeEvents(event, spans, meta, ring, options.partitionKey);
+      metrics.eventsAccepted.inc(accepted);
+      if (keyFallbacks > 0) metrics.partitionKeyFallbacks.inc(keyFallbacks);
+    } catch (err) {
+      // A pixel always answers with the image: a broken image icon on the page helps no one.
+      if (!(err instanceof RequestError)) log.error({ err }, 'unexpected error while taking a pixel event');
+      metrics.reject(err instanceof RequestError ? err.code : 'internal');
+    }
+    metrics.answer(PIXEL_PATH, 200);
+    sendPixel(res);
   });
 
   app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST'), performance.now()));

@@ -3,7 +3,7 @@
 
 import { ERROR_CODES } from '../errors';
 
-export const ROUTES = ['/v1/events', '/healthz', '/readyz', 'other'] as const;
+export const ROUTES = ['/v1/events', '/v1/pixel.gif', '/healthz', '/readyz', 'other'] as const;
 export const STATUSES = ['200', '202', '400', '404', '405', '413', '415', '500', '503'] as const;
 export const REJECT_REASONS = Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[];
 /** Per-entry error codes of PutRecords answers; anything else is counted as `other`. */

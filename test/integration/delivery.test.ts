@@ -38,11 +38,18 @@ describe('a stalled Kinesis', () => {
       assert.equal(refusal.headers.get('retry-after'), '1');
       assert.ok(acknowledged.length > 20, `${acknowledged.length} events were acknowledged before the ring was full`);
       assert.ok((await ringUsedBytes(gateway)) > 60 * 1024, 'memory stays within the ring');
+      const readiness = await fetch(gateway.adminUrl('/readyz'));
+      assert.equal(readiness.status, 503, 'over the high-water mark the load balancer is told to go elsewhere');
+      assert.match(((await readiness.json()) as { message: string }).message, /high-water/);
+      const pixel = await fetch(gateway.url('/v1/pixel.gif?seq=-2'));
+      assert.equal(pixel.status, 200, 'a pixel still gets its image when its event is refused');
+      assert.equal((await pixel.arrayBuffer()).byteLength, 43);
 
       await sleep(1000); // longer than the request timeout: calls in flight fail and are retried
       kinesis.child.kill('SIGCONT');
       await waitUntil('the ring is empty again', async () => (await ringUsedBytes(gateway)) === 0);
       assert.equal((await post(gateway.url('/v1/events'), '{"seq":-1}')).status, 202, 'accepting again after recovery');
+      assert.equal((await fetch(gateway.adminUrl('/readyz'))).status, 200, 'ready again');
 
       const seqs = (await tapStream(kinesis.endpoint, 'stall')).map((e) => e.event.seq as number);
       const missing = acknowledged.filter((seq) => !seqs.includes(seq));
@@ -50,6 +57,8 @@ describe('a stalled Kinesis', () => {
       const metrics = await (await fetch(gateway.adminUrl('/metrics'))).text();
       assert.match(metrics, /gateway_put_records_requests_total\{outcome="error"\} [1-9]/, 'timed-out calls were counted');
       assert.match(metrics, /gateway_put_records_retries_total [1-9]/);
+      assert.match(metrics, /gateway_events_rejected_total\{reason="buffer_full"\} [1-9]/);
+      assert.match(metrics, /gateway_requests_total\{route="\/v1\/pixel.gif",status="200"\} 1/);
     } finally {
       kinesis.child.kill('SIGCONT');
       await gateway.kill('SIGINT');

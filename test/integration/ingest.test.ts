@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { deflateSync, gzipSync } from 'node:zlib';
 import http from 'node:http';
 import path from 'node:path';
 import net from 'node:net';
@@ -14,7 +15,7 @@ const USER_AGENT = 'ingest-test/1.0';
 let gateway: Gateway;
 
 before(async () => {
-  gateway = await startGateway(['--max-body-bytes', String(MAX_BODY), '--max-event-depth', '8']);
+  gateway = await startGateway(['--max-body-bytes', String(MAX_BODY), '--max-event-depth', '8', '--trust-proxy-hops', '1']);
 });
 after(async () => {
   await gateway?.kill('SIGINT');
@@ -47,6 +48,8 @@ describe('bad input gets a clear answer', () => {
     ['an empty array', () => post(gateway.url('/v1/events'), '[]', json), 400, 'empty_body'],
     ['a form post', () => post(gateway.url('/v1/events'), 'a=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type', /Content-Type/],
     ['a compressed body', () => post(gateway.url('/v1/events'), 'xx', { ...json, 'content-encoding': 'br' }), 415, 'unsupported_media_type', /Content-Encoding br/],
+    ['a gzip bomb', () => post(gateway.url('/v1/events'), gzipSync(Buffer.alloc(8 << 20)), { ...json, 'content-encoding': 'gzip' }), 413, 'body_too_large', /inflates to more than/],
+    ['a body that is not the gzip it claims', () => post(gateway.url('/v1/events'), '{"a":1}', { ...json, 'content-encoding': 'gzip' }), 400, 'bad_encoding'],
     ['a body over --max-body-bytes', () => post(gateway.url('/v1/events'), JSON.stringify({ pad: 'x'.repeat(MAX_BODY) }), json), 413, 'body_too_large'],
     ['an unknown path', () => post(gateway.url('/v2/nothing'), '{}', json), 404, 'not_found'],
   ];
@@ -154,7 +157,26 @@ describe('10,000 events in every request shape', () => {
     const config = gateway.logs.find((l) => l.msg === 'effective configuration');
     assert.equal((config?.config as { maxBodyBytes: number }).maxBodyBytes, MAX_BODY, 'the effective configuration is logged at start');
 
+    // The other ways in, under another user agent: compressed bodies, a pixel, a proxied client.
+    const extra = { 'user-agent': 'extras-test' };
+    assert.equal((await post(gateway.url('/v1/events'), gzipSync('{"via":"gzip"}\n{"via":"gzip"}'), { ...extra, 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' })).status, 202);
+    assert.equal((await post(gateway.url('/v1/events'), deflateSync('[{"via":"deflate"}]'), { ...extra, 'content-type': 'application/json', 'content-encoding': 'deflate' })).status, 202);
+    assert.equal((await post(gateway.url('/v1/events'), '{"via":"proxy"}', { ...extra, 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.9, 203.0.113.7' })).status, 202);
+    const pixel = await fetch(gateway.url('/v1/pixel.gif?via=pixel&tag=a&tag=b'), { headers: extra });
+    assert.equal(pixel.status, 200);
+    assert.equal(pixel.headers.get('content-type'), 'image/gif');
+    assert.equal(pixel.headers.get('cache-control'), 'no-cache, no-store, must-revalidate');
+    assert.equal((await pixel.arrayBuffer()).byteLength, 43);
+
     const envelopes: Envelope[] = await tapStream(gateway.kinesisEndpoint, 'events');
+    const extras = envelopes.filter((e) => e.ua === 'extras-test').map((e) => [e.path, e.ip, e.event]);
+    assert.deepEqual(extras.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+      ['/v1/events', '127.0.0.1', { via: 'deflate' }],
+      ['/v1/events', '127.0.0.1', { via: 'gzip' }],
+      ['/v1/events', '127.0.0.1', { via: 'gzip' }],
+      ['/v1/events', '203.0.113.7', { via: 'proxy' }],
+      ['/v1/pixel.gif', '127.0.0.1', { via: 'pixel', tag: ['a', 'b'] }],
+    ]);
     const fromThisTest = envelopes.filter((e) => e.ua === USER_AGENT);
     assert.equal(new Set(fromThisTest.map((e) => e.id)).size, 10_000, 'exactly 10,000 distinct ids');
     assert.equal(fromThisTest.length, 10_000, 'no duplicates');

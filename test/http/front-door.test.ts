@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { describe, it } from 'node:test';
+import { RequestError } from '../../src/errors';
+import { clientIp } from '../../src/http/client-ip';
+import { bodyEncoding, inflateBody } from '../../src/http/inflate';
+import { PIXEL_GIF, pixelEvent } from '../../src/http/pixel';
+
+describe('client IP behind proxies', () => {
+  it('ignores X-Forwarded-For unless proxies are trusted', () => assert.equal(clientIp('10.0.0.5', '1.2.3.4', 0), '10.0.0.5'));
+  it('takes the N-th address from the right', () => {
+    assert.equal(clientIp('10.0.0.5', '6.6.6.6, 1.2.3.4, 5.6.7.8', 1), '5.6.7.8');
+    assert.equal(clientIp('10.0.0.5', '6.6.6.6, 1.2.3.4, 5.6.7.8', 2), '1.2.3.4');
+  });
+  it('takes the leftmost when there are fewer addresses than hops', () => assert.equal(clientIp('10.0.0.5', '1.2.3.4', 3), '1.2.3.4'));
+  it('keeps the socket address when the header is missing or not an address', () => {
+    assert.equal(clientIp('10.0.0.5', '', 1), '10.0.0.5');
+    assert.equal(clientIp('10.0.0.5', 'unknown', 1), '10.0.0.5');
+  });
+  it('accepts IPv6', () => assert.equal(clientIp('10.0.0.5', '2001:db8::1', 1), '2001:db8::1'));
+});
+
+describe('compressed bodies', () => {
+  const body = Buffer.from(JSON.stringify({ a: 'x'.repeat(1000) }));
+  it('knows gzip, deflate and identity', () => {
+    assert.deepEqual(['gzip', 'x-gzip', 'deflate', '', 'identity', 'br'].map(bodyEncoding), ['gzip', 'gzip', 'deflate', 'identity', 'identity', undefined]);
+  });
+  it('inflates gzip and deflate', () => {
+    assert.deepEqual(inflateBody(gzipSync(body), 'gzip', 1 << 20, 100), body);
+    assert.deepEqual(inflateBody(deflateSync(body), 'deflate', 1 << 20, 100), body);
+  });
+  it('refuses a body that inflates past the size limit with 413', () => {
+    const bomb = gzipSync(Buffer.alloc(1 << 20));
+    assert.throws(() => inflateBody(bomb, 'gzip', 64 * 1024, 100_000), (err: RequestError) => err.status === 413 && /limit of 65536 bytes/.test(err.message));
+  });
+  it('refuses a body that inflates past the ratio with 413', () => {
+    const bomb = gzipSync(Buffer.alloc(1 << 20));
+    assert.throws(() => inflateBody(bomb, 'gzip', 64 << 20, 100), (err: RequestError) => err.status === 413 && /100 times its compressed size/.test(err.message));
+  });
+  it('refuses data that is not what its encoding says with 400', () => {
+    assert.throws(() => inflateBody(body, 'gzip', 1 << 20, 100), (err: RequestError) => err.code === 'bad_encoding' && err.status === 400);
+  });
+});
+
+describe('the tracking pixel', () => {
+  it('is a 43-byte GIF', () => {
+    assert.equal(PIXEL_GIF.length, 43);
+    assert.equal(PIXEL_GIF.subarray(0, 6).toString(), 'GIF89a');
+  });
+  it('turns decoded query parameters into an event, repeated keys into arrays', () => {
+    assert.deepEqual(JSON.parse(pixelEvent('e=page_view&tag=a&tag=b&tag=c&u=%C3%A9t%C3%A9&sp=a+b').toString()), { e: 'page_view', tag: ['a', 'b', 'c'], u: 'été', sp: 'a b' });
+    assert.deepEqual(JSON.parse(pixelEvent('').toString()), {});
+  });
+});
