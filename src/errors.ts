@@ -8,11 +8,17 @@ export const ERROR_CODES = {
   bad_encoding: { status: 400, meaning: 'the body is not valid gzip or deflate data as its Content-Encoding says' },
   not_an_object: { status: 400, meaning: 'an event is not a JSON object' },
   too_deep: { status: 400, meaning: 'an event nests deeper than --max-event-depth' },
+  missing_write_key: { status: 401, meaning: 'write keys are configured and the request has none (Authorization: Basic, or ?writeKey=)' },
+  unknown_write_key: { status: 403, meaning: 'the write key is not one of --write-keys' },
+  origin_not_allowed: { status: 403, meaning: 'the Origin is not in --cors-origins' },
   not_found: { status: 404, meaning: 'no such route' },
   method_not_allowed: { status: 405, meaning: 'the route exists but not for this method (see the Allow header)' },
+  length_required: { status: 411, meaning: 'a POST without Content-Length or chunked Transfer-Encoding' },
   body_too_large: { status: 413, meaning: 'the body is larger than --max-body-bytes (inflated: --max-inflated-bytes or --max-inflate-ratio), or its events take more than half the buffer in their envelopes' },
   event_too_large: { status: 413, meaning: 'one event, wrapped in its envelope, exceeds the 1 MiB Kinesis record limit' },
   unsupported_media_type: { status: 415, meaning: 'Content-Type is not JSON, NDJSON or text/plain, or Content-Encoding is not gzip, deflate or identity' },
+  rate_limited: { status: 429, meaning: 'this client IP sent more than --rate-limit-per-ip requests per second; retry after Retry-After' },
+  headers_too_large: { status: 431, meaning: 'the request headers are larger than --max-header-bytes' },
   internal: { status: 500, meaning: 'an unexpected error in the gateway; the events were not accepted (it is logged)' },
   not_ready: { status: 503, meaning: 'the gateway is starting and its stream is not confirmed yet' },
   buffer_full: { status: 503, meaning: 'the gateway buffer is full; retry after the Retry-After seconds' },
@@ -44,7 +50,9 @@ export class RequestError extends Error {
 }
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
-  200: '200 OK', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 404: '404 Not Found',
-  405: '405 Method Not Allowed', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type',
+  200: '200 OK', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
+  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 411: '411 Length Required',
+  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
+  431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };

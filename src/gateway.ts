@@ -2,6 +2,7 @@
 
 import type { ServeConfig } from './config';
 import { parsePartitionKeyRule } from './events/partition-key';
+import { Admission } from './http/admission';
 import { createAdminApp } from './http/admin-app';
 import { createPublicApp } from './http/public-app';
 import { Readiness } from './http/readiness';
@@ -104,9 +105,19 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     workers: () => shipper.workers,
   }, { version: VERSION, uws: nativeUws ? 'native' : 'fallback' });
 
+  let admission: Admission;
+  try {
+    admission = new Admission({ corsOrigins: config.corsOrigins, writeKeys: config.writeKeys, writeKeysFile: config.writeKeysFile, rateLimitPerIp: config.rateLimitPerIp });
+  } catch (err) {
+    await shipper.close();
+    localKinesis?.stop();
+    throw new StartupError(`cannot read --write-keys-file ${config.writeKeysFile}: ${(err as Error).message}`);
+  }
   const publicApp = createPublicApp({
     maxBodyBytes: config.maxBodyBytes, maxInflatedBytes: config.maxInflatedBytes, maxInflateRatio: config.maxInflateRatio,
     trustProxyHops: config.trustProxyHops, maxEventDepth: config.maxEventDepth, partitionKey: parsePartitionKeyRule(config.partitionKey),
+    maxHeaderBytes: config.maxHeaderBytes,
+    admission,
     ring: writer, readiness, metrics: requestMetrics, log,
   });
   const adminApp = createAdminApp(registry, readiness, requestMetrics);

@@ -1,7 +1,7 @@
 // The public listener: event ingest and health. It answers from what is in memory: it never waits
 // on Kinesis, the disk or another thread.
 
-import { RequestError } from '../errors';
+import { RequestError, STATUS_TEXT } from '../errors';
 import { writeEvents } from '../events/envelope';
 import { EventSpans, scanEvents, type BodyFormat } from '../events/json-scan';
 import type { PartitionKeyRule } from '../events/partition-key';
@@ -15,8 +15,9 @@ import { addHealthRoutes } from './health-routes';
 import { readBody } from './read-body';
 import type { Readiness } from './readiness';
 import type { RequestMetrics } from './request-metrics';
-import { sendError, sendJson } from './responses';
-import { uws, type HttpResponse, type TemplatedApp } from './uws';
+import { sendError, sendJson, writeCors } from './responses';
+import { uws, type HttpRequest, type HttpResponse, type TemplatedApp } from './uws';
+import type { Admission } from './admission';
 
 export interface PublicAppOptions {
   readonly maxBodyBytes: number;
@@ -28,6 +29,8 @@ export interface PublicAppOptions {
   readonly ring: RingWriter;
   readonly readiness: Readiness;
   readonly metrics: RequestMetrics;
+  readonly admission: Admission;
+  readonly maxHeaderBytes: number;
   readonly log: Logger;
 }
 
@@ -53,79 +56,131 @@ export function bodyFormat(contentType: string): BodyFormat | undefined {
   }
 }
 
+/** What a handler must copy from HttpRequest before returning: it is valid only synchronously. */
+interface RequestFacts {
+  readonly ip: string;
+  readonly userAgent: string;
+  readonly origin: string;
+  readonly corsOrigin: string | undefined;
+  readonly query: string;
+}
+
 export function createPublicApp(options: PublicAppOptions): TemplatedApp {
-  const { ring, readiness, metrics, log } = options;
+  const { ring, readiness, metrics, log, admission } = options;
   const spans = new EventSpans();
   const app = uws.App();
 
-  function refuse(res: HttpResponse, error: RequestError, startedMs: number, closeConnection = false): void {
+  function factsOf(req: HttpRequest, res: HttpResponse): RequestFacts {
+    const origin = req.getHeader('origin');
+    return {
+      ip: clientIp(clientAddress(res), req.getHeader('x-forwarded-for'), options.trustProxyHops),
+      userAgent: req.getHeader('user-agent'),
+      origin,
+      corsOrigin: admission.allowOrigin(origin),
+      query: req.getQuery() ?? '',
+    };
+  }
+
+  /** The checks every event request passes before its body is looked at, cheapest first. */
+  function admit(req: HttpRequest, facts: RequestFacts): RequestError | undefined {
+    let headerBytes = 0;
+    req.forEach((name, value) => (headerBytes += name.length + value.length + 4));
+    if (headerBytes > options.maxHeaderBytes) return new RequestError('headers_too_large', `the headers take ${headerBytes} bytes, more than the limit of ${options.maxHeaderBytes}`);
+    if (!readiness.acceptingEvents) {
+      return readiness.phase === 'starting'
+        ? new RequestError('not_ready', 'the gateway is starting; retry shortly')
+        : new RequestError('draining', 'the gateway is shutting down; retry on another instance');
+    }
+    const originRefusal = admission.checkOrigin(facts.origin);
+    if (originRefusal) {
+      metrics.corsRefused.inc();
+      return originRefusal;
+    }
+    return admission.checkRate(facts.ip, Date.now()) ?? admission.checkWriteKey(req.getHeader('authorization'), facts.query);
+  }
+
+  function refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false): void {
     metrics.reject(error.code);
     metrics.answerEvents(error.status, startedMs);
-    sendError(res, error, closeConnection);
+    sendError(res, error, { close, corsOrigin: facts?.corsOrigin });
   }
 
   app.post(EVENTS_PATH, (res, req) => {
     const started = performance.now();
-    // HttpRequest is valid only in this synchronous part: read everything needed now.
+    const facts = factsOf(req, res);
     const contentType = req.getHeader('content-type');
     const contentEncoding = req.getHeader('content-encoding');
-    const declaredLength = Number(req.getHeader('content-length') || 0);
-    const userAgent = req.getHeader('user-agent');
-    const ip = clientIp(clientAddress(res), req.getHeader('x-forwarded-for'), options.trustProxyHops);
+    const lengthHeader = req.getHeader('content-length');
+    const declaredLength = Number(lengthHeader || 0);
     // A refusal before the body is read closes the connection: its unread body must not be
     // mistaken for the next request.
-    if (!readiness.acceptingEvents) {
-      const error = readiness.phase === 'starting'
-        ? new RequestError('not_ready', 'the gateway is starting; retry shortly')
-        : new RequestError('draining', 'the gateway is shutting down; retry on another instance');
-      return refuse(res, error, started, true);
+    const refusal = admit(req, facts);
+    if (refusal) return refuse(res, refusal, started, facts, true);
+    if (lengthHeader === '' && req.getHeader('transfer-encoding').toLowerCase() !== 'chunked') {
+      return refuse(res, new RequestError('length_required', 'send Content-Length (or a chunked body)'), started, facts, true);
     }
     const format = bodyFormat(contentType);
     if (format === undefined) {
-      return refuse(res, new RequestError('unsupported_media_type', `Content-Type ${contentType} is not accepted; send application/json, application/x-ndjson or text/plain`), started, true);
+      return refuse(res, new RequestError('unsupported_media_type', `Content-Type ${contentType} is not accepted; send application/json, application/x-ndjson or text/plain`), started, facts, true);
     }
     const encoding = bodyEncoding(contentEncoding);
     if (encoding === undefined) {
-      return refuse(res, new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send gzip, deflate or identity`), started, true);
+      return refuse(res, new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send gzip, deflate or identity`), started, facts, true);
     }
     if (declaredLength > options.maxBodyBytes) {
-      return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), started, true);
+      return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), started, facts, true);
     }
     readBody(res, declaredLength, options.maxBodyBytes, {
       onTooLarge() {
-        res.cork(() => refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), started, true));
+        res.cork(() => refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), started, facts, true));
       },
       onBody(body) {
         res.cork(() => {
-          if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started);
+          if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started, facts);
           try {
             // Inflating is CPU work on the main thread: bounded by the size and ratio limits.
             if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
             scanEvents(body, format, options.maxEventDepth, spans);
-            const { accepted, keyFallbacks } = writeEvents(body, spans, { receivedAt: Date.now(), ip, userAgent, path: EVENTS_PATH }, ring, options.partitionKey);
+            const { accepted, keyFallbacks } = writeEvents(body, spans, { receivedAt: Date.now(), ip: facts.ip, userAgent: facts.userAgent, path: EVENTS_PATH }, ring, options.partitionKey);
             metrics.eventsAccepted.inc(accepted);
             if (keyFallbacks > 0) metrics.partitionKeyFallbacks.inc(keyFallbacks);
             metrics.answerEvents(202, started);
-            sendJson(res, 202, `{"accepted":${accepted}}`);
+            sendJson(res, 202, `{"accepted":${accepted}}`, { corsOrigin: facts.corsOrigin });
           } catch (err) {
-            if (err instanceof RequestError) return refuse(res, err, started);
+            if (err instanceof RequestError) return refuse(res, err, started, facts);
             log.error({ err }, 'unexpected error while taking events');
-            refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'), started);
+            refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'), started, facts);
           }
         });
       },
     });
   });
 
+  app.options(EVENTS_PATH, (res, req) => {
+    const facts = factsOf(req, res);
+    if (facts.origin && !facts.corsOrigin && admission.corsConfigured) metrics.corsRefused.inc();
+    metrics.answer(EVENTS_PATH, 204);
+    res.writeStatus(STATUS_TEXT[204]);
+    // A disallowed origin gets no CORS headers: the browser then blocks the request itself.
+    if (facts.corsOrigin) {
+      writeCors(res, facts.corsOrigin);
+      res.writeHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS');
+      res.writeHeader('Access-Control-Allow-Headers', 'Content-Type, Content-Encoding, Authorization');
+      res.writeHeader('Access-Control-Max-Age', '86400');
+    }
+    res.endWithoutBody();
+  });
+
   app.get(PIXEL_PATH, (res, req) => {
-    const meta = { receivedAt: Date.now(), ip: clientIp(clientAddress(res), req.getHeader('x-forwarded-for'), options.trustProxyHops), userAgent: req.getHeader('user-agent'), path: PIXEL_PATH };
+    const facts = factsOf(req, res);
+    const refusal = admit(req, facts);
     try {
-      if (!readiness.acceptingEvents) throw new RequestError(readiness.phase === 'starting' ? 'not_ready' : 'draining', `the gateway is ${readiness.phase}`);
-      const event = pixelEvent(req.getQuery() ?? '');
+      if (refusal) throw refusal;
+      const event = pixelEvent(facts.query);
       spans.clear();
       spans.starts.push(0);
       spans.ends.push(event.length);
-      const { accepted, keyFallbacks } = writeEvents(event, spans, meta, ring, options.partitionKey);
+      const { accepted, keyFallbacks } = writeEvents(event, spans, { receivedAt: Date.now(), ip: facts.ip, userAgent: facts.userAgent, path: PIXEL_PATH }, ring, options.partitionKey);
       metrics.eventsAccepted.inc(accepted);
       if (keyFallbacks > 0) metrics.partitionKeyFallbacks.inc(keyFallbacks);
     } catch (err) {
@@ -137,7 +192,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     sendPixel(res);
   });
 
-  app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST'), performance.now()));
+  app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST, OPTIONS'), performance.now(), undefined));
   addHealthRoutes(app, readiness, metrics);
   app.any('/*', (res, req) => {
     metrics.answer('other', 404);

@@ -11,6 +11,7 @@ export class RequestMetrics {
   private readonly rejected = new Map<string, CounterHandle>();
   readonly eventsAccepted: CounterHandle;
   readonly partitionKeyFallbacks: CounterHandle;
+  readonly corsRefused: CounterHandle;
   private readonly eventRequestDuration: HistogramHandle;
 
   constructor(metrics: SharedMetrics) {
@@ -20,6 +21,7 @@ export class RequestMetrics {
     for (const reason of REJECT_REASONS) this.rejected.set(reason, metrics.counter(METRICS.eventsRejected, reason));
     this.eventsAccepted = metrics.counter(METRICS.eventsAccepted);
     this.partitionKeyFallbacks = metrics.counter(METRICS.partitionKeyFallbacks);
+    this.corsRefused = metrics.counter(METRICS.corsRefused);
     this.eventRequestDuration = metrics.histogram(METRICS.requestDuration);
   }
 

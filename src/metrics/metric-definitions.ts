@@ -4,7 +4,7 @@
 import { ERROR_CODES } from '../errors';
 
 export const ROUTES = ['/v1/events', '/v1/pixel.gif', '/healthz', '/readyz', 'other'] as const;
-export const STATUSES = ['200', '202', '400', '404', '405', '413', '415', '500', '503'] as const;
+export const STATUSES = ['200', '202', '204', '400', '401', '403', '404', '405', '411', '413', '415', '429', '431', '500', '503'] as const;
 export const REJECT_REASONS = Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[];
 /** Per-entry error codes of PutRecords answers; anything else is counted as `other`. */
 export const RECORD_ERROR_CODES = ['ProvisionedThroughputExceededException', 'InternalFailure', 'other'] as const;
@@ -43,6 +43,7 @@ export const METRICS = {
   requests: counter('gateway_requests_total', 'HTTP requests answered, by route and status', { route: ROUTES, status: STATUSES }),
   eventsAccepted: counter('gateway_events_accepted_total', 'Events acknowledged to clients and written to the buffer'),
   requestDuration: histogram('gateway_request_duration_seconds', 'Time from the headers of a POST /v1/events to its answer, body reading included', REQUEST_BUCKETS),
+  corsRefused: counter('gateway_cors_refused_total', 'Requests and preflights from an Origin not in --cors-origins'),
   workerRestarts: counter('gateway_worker_restarts_total', 'Shipper worker threads started again after one ended'),
   eventsRejected: counter('gateway_events_rejected_total', 'Requests whose events were refused, by reason', { reason: REJECT_REASONS }),
   batchesShipped: counter('gateway_batches_shipped_total', 'Batches of records confirmed by Kinesis'),

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { deflateSync, gzipSync } from 'node:zlib';
 import http from 'node:http';
 import path from 'node:path';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { post, startGateway, tapStream, type Envelope, type Gateway } from '../support/processes';
+import { rawRequest } from '../support/raw-request';
 
 const MAX_BODY = 64 * 1024;
 const USER_AGENT = 'ingest-test/1.0';
@@ -20,21 +20,6 @@ before(async () => {
 after(async () => {
   await gateway?.kill('SIGINT');
 });
-
-/** Sends a raw request and reads the answer, for bodies fetch cannot send (chunked, cut off). */
-function rawRequest(port: number, head: string, body: Buffer | string, endSocket = true): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => {
-      socket.write(head);
-      socket.write(body);
-      if (endSocket) socket.end();
-    });
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk) => chunks.push(chunk));
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
-    socket.on('error', reject);
-  });
-}
 
 describe('bad input gets a clear answer', () => {
   const json = { 'content-type': 'application/json' };
@@ -67,7 +52,7 @@ describe('bad input gets a clear answer', () => {
   it('answers a wrong method with 405 and an Allow header', async () => {
     const response = await fetch(gateway.url('/v1/events'));
     assert.equal(response.status, 405);
-    assert.equal(response.headers.get('allow'), 'POST');
+    assert.equal(response.headers.get('allow'), 'POST, OPTIONS');
     assert.equal(((await response.json()) as { error: string }).error, 'method_not_allowed');
     const health = await fetch(gateway.url('/healthz'), { method: 'DELETE' });
     assert.equal(health.status, 405);
