@@ -63,6 +63,7 @@ export const SERVE_SCHEMA = {
   maxInflateRatio: option({ flag: 'max-inflate-ratio', kind: 'integer', default: 100, min: 2, max: 100_000, help: 'largest inflated-to-compressed size ratio accepted (413 past it: a compression bomb)' }),
   trustProxyHops: option({ flag: 'trust-proxy-hops', kind: 'integer', default: 0, min: 0, max: 10, help: 'proxies in front of the gateway (1 behind an ELB): the client IP is that many entries from the right of X-Forwarded-For; 0 ignores the header' }),
   readyMaxBufferPercent: option({ flag: 'ready-max-buffer-percent', kind: 'integer', default: 90, min: 1, max: 100, help: '/readyz answers 503 while the buffer is fuller than this, so the load balancer sends traffic elsewhere' }),
+  bodyTimeoutMs: option({ flag: 'body-timeout-ms', kind: 'integer', default: 10_000, min: 100, max: 600_000, help: 'longest time a request body may take to arrive whole (408 past it): bounds slow clients' }),
   maxHeaderBytes: option({ flag: 'max-header-bytes', kind: 'bytes', default: 16 * 1024, min: 1024, max: 1024 * 1024, help: 'largest total of request header names and values (431 past it)' }),
   corsOrigins: option({ flag: 'cors-origins', kind: 'string', default: undefined, help: 'comma-separated origins allowed to send events from browsers (* for any); when set, other origins are refused' }),
   writeKeys: option({ flag: 'write-keys', kind: 'string', default: undefined, help: 'comma-separated write keys; when set, every event needs one (Authorization: Basic <key>: or ?writeKey=)' }),

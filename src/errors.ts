@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   origin_not_allowed: { status: 403, meaning: 'the Origin is not in --cors-origins' },
   not_found: { status: 404, meaning: 'no such route' },
   method_not_allowed: { status: 405, meaning: 'the route exists but not for this method (see the Allow header)' },
+  body_timeout: { status: 408, meaning: 'the body did not arrive whole within --body-timeout-ms' },
   length_required: { status: 411, meaning: 'a POST without Content-Length or chunked Transfer-Encoding' },
   body_too_large: { status: 413, meaning: 'the body is larger than --max-body-bytes (inflated: --max-inflated-bytes or --max-inflate-ratio), or its events take more than half the buffer in their envelopes' },
   event_too_large: { status: 413, meaning: 'one event, wrapped in its envelope, exceeds the 1 MiB Kinesis record limit' },
@@ -51,7 +52,7 @@ export class RequestError extends Error {
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
-  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 411: '411 Length Required',
+  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 408: '408 Request Timeout', 411: '411 Length Required',
   413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',

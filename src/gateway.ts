@@ -116,7 +116,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   const publicApp = createPublicApp({
     maxBodyBytes: config.maxBodyBytes, maxInflatedBytes: config.maxInflatedBytes, maxInflateRatio: config.maxInflateRatio,
     trustProxyHops: config.trustProxyHops, maxEventDepth: config.maxEventDepth, partitionKey: parsePartitionKeyRule(config.partitionKey),
-    maxHeaderBytes: config.maxHeaderBytes,
+    maxHeaderBytes: config.maxHeaderBytes, bodyTimeoutMs: config.bodyTimeoutMs,
     admission,
     ring: writer, readiness, metrics: requestMetrics, log,
   });

@@ -31,6 +31,7 @@ export interface PublicAppOptions {
   readonly metrics: RequestMetrics;
   readonly admission: Admission;
   readonly maxHeaderBytes: number;
+  readonly bodyTimeoutMs: number;
   readonly log: Logger;
 }
 
@@ -130,7 +131,10 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     if (declaredLength > options.maxBodyBytes) {
       return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), started, facts, true);
     }
-    readBody(res, declaredLength, options.maxBodyBytes, {
+    readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, {
+      onTimeout() {
+        res.cork(() => refuse(res, new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), started, facts, true));
+      },
       onTooLarge() {
         res.cork(() => refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), started, facts, true));
       },
