@@ -9,6 +9,7 @@ import type { Logger } from '../log';
 import type { RingWriter } from '../ring/ring-writer';
 import { clientAddress } from './client-address';
 import { clientIp } from './client-ip';
+import { headerBytes, queryOf } from './request-info';
 import { bodyEncoding, inflateBody } from './inflate';
 import { pixelEvent, sendPixel } from './pixel';
 import { addHealthRoutes } from './health-routes';
@@ -69,7 +70,29 @@ interface RequestFacts {
 export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   const { ring, readiness, metrics, log, admission } = options;
   const spans = new EventSpans();
-  const app = uws.App();
+  const uwsApp = uws.App();
+
+  /** An exception escaping a uWS handler would end the process: answer 500 instead, and log it. */
+  function guarded(handler: (res: HttpResponse, req: HttpRequest) => void): (res: HttpResponse, req: HttpRequest) => void {
+    return (res, req) => {
+      try {
+        handler(res, req);
+      } catch (err) {
+        log.error({ err }, 'unexpected error in a request handler');
+        try {
+          sendError(res, new RequestError('internal', 'unexpected error; nothing was accepted'), { close: true });
+        } catch {
+          // the response was already answered or aborted
+        }
+      }
+    };
+  }
+  const app = {
+    post: (path: string, handler: Parameters<typeof guarded>[0]) => uwsApp.post(path, guarded(handler)),
+    get: (path: string, handler: Parameters<typeof guarded>[0]) => uwsApp.get(path, guarded(handler)),
+    options: (path: string, handler: Parameters<typeof guarded>[0]) => uwsApp.options(path, guarded(handler)),
+    any: (path: string, handler: Parameters<typeof guarded>[0]) => uwsApp.any(path, guarded(handler)),
+  };
 
   function factsOf(req: HttpRequest, res: HttpResponse): RequestFacts {
     const origin = req.getHeader('origin');
@@ -78,15 +101,14 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       userAgent: req.getHeader('user-agent'),
       origin,
       corsOrigin: admission.allowOrigin(origin),
-      query: req.getQuery() ?? '',
+      query: queryOf(req),
     };
   }
 
   /** The checks every event request passes before its body is looked at, cheapest first. */
   function admit(req: HttpRequest, facts: RequestFacts): RequestError | undefined {
-    let headerBytes = 0;
-    req.forEach((name, value) => (headerBytes += name.length + value.length + 4));
-    if (headerBytes > options.maxHeaderBytes) return new RequestError('headers_too_large', `the headers take ${headerBytes} bytes, more than the limit of ${options.maxHeaderBytes}`);
+    const headers = headerBytes(req);
+    if (headers > options.maxHeaderBytes) return new RequestError('headers_too_large', `the headers take ${headers} bytes, more than the limit of ${options.maxHeaderBytes}`);
     if (!readiness.acceptingEvents) {
       return readiness.phase === 'starting'
         ? new RequestError('not_ready', 'the gateway is starting; retry shortly')
@@ -197,10 +219,10 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   });
 
   app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST, OPTIONS'), performance.now(), undefined));
-  addHealthRoutes(app, readiness, metrics);
+  addHealthRoutes(uwsApp, readiness, metrics);
   app.any('/*', (res, req) => {
     metrics.answer('other', 404);
     sendError(res, new RequestError('not_found', `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`));
   });
-  return app;
+  return uwsApp;
 }

@@ -1,0 +1,27 @@
+// Reading parts of a request that the pure-Node fallback of uWS implements badly or not at all
+// (forEach throws; getQuery throws on every request). On the fallback, HttpRequest wraps a
+// node:http request, which has what is needed.
+
+import { NATIVE_UWS, type HttpRequest } from './uws';
+
+function nodeRequest(req: HttpRequest): { rawHeaders?: string[]; url?: string } {
+  return (req as unknown as { request?: { rawHeaders?: string[]; url?: string } }).request ?? {};
+}
+
+/** The size of the request's headers, names and values, to bound them (uWS itself accepts far more). */
+export function headerBytes(req: HttpRequest): number {
+  if (!NATIVE_UWS) return (nodeRequest(req).rawHeaders ?? []).reduce((sum, part) => sum + part.length + 2, 0);
+  let bytes = 0;
+  req.forEach((name, value) => (bytes += name.length + value.length + 4));
+  return bytes;
+}
+
+/** The raw query string, without the '?'. */
+export function queryOf(req: HttpRequest): string {
+  if (!NATIVE_UWS) {
+    const url = nodeRequest(req).url ?? '';
+    const at = url.indexOf('?');
+    return at < 0 ? '' : url.slice(at + 1);
+  }
+  return req.getQuery() ?? '';
+}
