@@ -38,6 +38,10 @@ export class Admission {
     return this.origins.size > 0;
   }
 
+  get writeKeysConfigured(): boolean {
+    return this.writeKeys !== undefined;
+  }
+
   /** The Access-Control-Allow-Origin to answer with, or undefined for no CORS headers. */
   allowOrigin(origin: string): string | undefined {
     if (origin === '' || !this.corsConfigured) return undefined;

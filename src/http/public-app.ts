@@ -64,7 +64,6 @@ interface RequestFacts {
   readonly userAgent: string;
   readonly origin: string;
   readonly corsOrigin: string | undefined;
-  readonly query: string;
 }
 
 export function createPublicApp(options: PublicAppOptions): TemplatedApp {
@@ -101,7 +100,6 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       userAgent: req.getHeader('user-agent'),
       origin,
       corsOrigin: admission.allowOrigin(origin),
-      query: queryOf(req),
     };
   }
 
@@ -119,7 +117,8 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       metrics.corsRefused.inc();
       return originRefusal;
     }
-    return admission.checkRate(facts.ip, Date.now()) ?? admission.checkWriteKey(req.getHeader('authorization'), facts.query);
+    if (!admission.writeKeysConfigured) return admission.checkRate(facts.ip, Date.now());
+    return admission.checkRate(facts.ip, Date.now()) ?? admission.checkWriteKey(req.getHeader('authorization'), queryOf(req));
   }
 
   function refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false): void {
@@ -199,10 +198,11 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
 
   app.get(PIXEL_PATH, (res, req) => {
     const facts = factsOf(req, res);
+    const query = queryOf(req);
     const refusal = admit(req, facts);
     try {
       if (refusal) throw refusal;
-      const event = pixelEvent(facts.query);
+      const event = pixelEvent(query);
       spans.clear();
       spans.starts.push(0);
       spans.ends.push(event.length);
