@@ -26,6 +26,7 @@ declare module 'autocannon' {
     pipelining?: number;
     duration?: number;
     workers?: number;
+    overallRate?: number;
   }
   function autocannon(options: Options): Promise<Result>;
   export = autocannon;

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGateway, tapStream, type Gateway } from '../test/support/processes';
+import { startFaultProxy } from '../test/support/fault-proxy';
+import { startGateway, startLocalKinesis, tapStream, type Gateway } from '../test/support/processes';
 import { runAggregation, type AggregationRun } from './aggregation';
 
 const quick = process.argv.includes('--quick');
@@ -24,16 +25,22 @@ const EVENT = JSON.stringify({ type: 'page_view', url: 'https://example.com/prod
 const BATCH = Array.from({ length: 100 }, () => EVENT).join('\n');
 
 interface Target {
+  /** Base URL of the server under load. */
   readonly url: string;
   readonly pid: number;
-  readonly gateway?: Gateway;
+  /** Where its events land, to verify delivery; none for the ceiling. */
+  readonly stream?: { readonly endpoint: string; readonly name: string; drained(): Promise<boolean> };
+  /** The gateway's /metrics. */
+  readonly metricsUrl?: string;
   stop(): Promise<void>;
 }
 
 interface Scenario {
   readonly name: string;
-  readonly body: string;
-  readonly contentType: string;
+  readonly method: 'POST' | 'GET';
+  readonly path: string;
+  readonly body?: string;
+  readonly contentType?: string;
   readonly eventsPerRequest: number;
   start(stream: string): Promise<Target>;
 }
@@ -57,12 +64,12 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S; // utime + stime of all threads
 }
 
-async function startCeiling(): Promise<Target> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'ceiling-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts a child that prints {"port":…} on its first line. */
+async function startChild(script: string, args: string[]): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [path.join(__dirname, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
-  const { port } = JSON.parse(line);
   return {
-    url: `http://127.0.0.1:${port}/v1/events`,
+    port: JSON.parse(line).port,
     pid: child.pid!,
     stop: async () => {
       child.kill();
@@ -71,16 +78,44 @@ async function startCeiling(): Promise<Target> {
   };
 }
 
-async function startGatewayTarget(stream: string): Promise<Target> {
+async function startCeiling(): Promise<Target> {
+  const child = await startChild('ceiling-server.js', []);
+  return { url: `http://127.0.0.1:${child.port}`, pid: child.pid, stop: child.stop };
+}
+
+async function startSeedDesign(stream: string): Promise<Target> {
+  const kinesis = await startLocalKinesis(stream, 16);
+  const child = await startChild('seed-design-server.js', [kinesis.endpoint, stream]);
+  return {
+    url: `http://127.0.0.1:${child.port}`,
+    pid: child.pid,
+    // It answers only after PutRecord: nothing is left to ship when the load stops.
+    stream: { endpoint: kinesis.endpoint, name: stream, drained: async () => true },
+    stop: async () => {
+      await child.stop();
+      await kinesis.kill();
+    },
+  };
+}
+
+async function startGatewayTarget(stream: string, kinesisEndpoint?: string): Promise<Target> {
   // 16 shards: the pacer holds each shard to Kinesis's 1 MiB/s, and 3M events/min of ~280 bytes is ~14 MB/s.
-  const gateway = await startGateway(['--stream', stream, '--local-kinesis-shards', '16']);
-  return { url: gateway.url('/v1/events'), pid: gateway.child.pid!, gateway, stop: async () => void (await gateway.kill('SIGINT')) };
+  const gateway = await startGateway(['--stream', stream, ...(kinesisEndpoint ? ['--kinesis-endpoint', kinesisEndpoint] : ['--local-kinesis-shards', '16'])]);
+  return {
+    url: gateway.url(''),
+    pid: gateway.child.pid!,
+    stream: { endpoint: gateway.kinesisEndpoint, name: stream, drained: () => ringEmpty(gateway, 600_000) },
+    metricsUrl: gateway.adminUrl('/metrics'),
+    stop: async () => void (await gateway.kill('SIGINT')),
+  };
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'ceiling', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: startCeiling },
-  { name: 'single', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: startGatewayTarget },
-  { name: 'batch', body: BATCH, contentType: 'application/x-ndjson', eventsPerRequest: 100, start: startGatewayTarget },
+  { name: 'ceiling', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: startCeiling },
+  { name: 'single', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: (stream) => startGatewayTarget(stream) },
+  { name: 'batch', method: 'POST', path: '/v1/events', body: BATCH, contentType: 'application/x-ndjson', eventsPerRequest: 100, start: (stream) => startGatewayTarget(stream) },
+  { name: 'seed-design', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: startSeedDesign },
+  { name: 'pixel', method: 'GET', path: '/v1/pixel.gif?e=page_view&url=%2Fproducts%2F123&ref=home&screen=1920x1080', eventsPerRequest: 1, start: (stream) => startGatewayTarget(stream) },
 ];
 
 async function ringEmpty(gateway: Gateway, timeoutMs: number): Promise<boolean> {
@@ -93,41 +128,100 @@ async function ringEmpty(gateway: Gateway, timeoutMs: number): Promise<boolean> 
   return false;
 }
 
+async function load(target: Target, scenario: Scenario, overallRate?: number) {
+  return autocannon({
+    url: target.url + scenario.path, method: scenario.method, body: scenario.body,
+    headers: scenario.contentType ? { 'content-type': scenario.contentType } : {},
+    connections: CONNECTIONS, pipelining: overallRate ? 1 : PIPELINING, duration: DURATION_S, overallRate,
+  });
+}
+
+async function measure(scenario: Scenario, target: Target, overallRate?: number): Promise<Run> {
+  const cpuBefore = cpuSeconds(target.pid);
+  const loadBefore = process.cpuUsage();
+  const started = Date.now();
+  const result = await load(target, scenario, overallRate);
+  const loadCpu = process.cpuUsage(loadBefore);
+  const acknowledged = result['2xx'] * scenario.eventsPerRequest;
+  const run: Run = {
+    requestsPerS: result.requests.average,
+    eventsPerS: result.requests.average * scenario.eventsPerRequest,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    cpuUsPerEvent: ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / Math.max(1, acknowledged),
+    loadGeneratorCpuPercent: ((loadCpu.user + loadCpu.system) / 1000 / (result.duration * 1000)) * 100,
+    acknowledged,
+  };
+  if (target.stream) {
+    // Delivery is part of every run: the acknowledged count must come back from the stream.
+    const drained = await target.stream.drained();
+    const shippedAt = Date.now();
+    const envelopes = await tapStream(target.stream.endpoint, target.stream.name, 3);
+    run.delivered = new Set(envelopes.map((e) => e.id)).size;
+    run.deliveredEventsPerMin = drained ? (run.delivered / ((shippedAt - started) / 1000)) * 60 : 0;
+  }
+  return run;
+}
+
 async function runOnce(scenario: Scenario, repetition: number): Promise<Run> {
-  const stream = `bench-${scenario.name}-${repetition}`;
-  const target = await scenario.start(stream);
+  const target = await scenario.start(`bench-${scenario.name}-${repetition}`);
   try {
-    const cpuBefore = cpuSeconds(target.pid);
-    const loadBefore = process.cpuUsage();
-    const started = Date.now();
-    const result = await autocannon({
-      url: target.url, method: 'POST', body: scenario.body, headers: { 'content-type': scenario.contentType },
-      connections: CONNECTIONS, pipelining: PIPELINING, duration: DURATION_S,
-    });
-    const load = process.cpuUsage(loadBefore);
-    const acknowledged = result['2xx'] * scenario.eventsPerRequest;
-    const run: Run = {
-      requestsPerS: result.requests.average,
-      eventsPerS: result.requests.average * scenario.eventsPerRequest,
-      p50Ms: result.latency.p50,
-      p99Ms: result.latency.p99,
-      errors: result.errors + result.timeouts,
-      non2xx: result.non2xx,
-      cpuUsPerEvent: ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / Math.max(1, acknowledged),
-      loadGeneratorCpuPercent: ((load.user + load.system) / 1000 / (result.duration * 1000)) * 100,
-      acknowledged,
-    };
-    if (target.gateway) {
-      // Delivery is part of every run: the acknowledged count must come back from the stream.
-      const emptied = await ringEmpty(target.gateway, 600_000);
-      const shippedAt = Date.now();
-      const envelopes = await tapStream(target.gateway.kinesisEndpoint, stream, 3);
-      run.delivered = new Set(envelopes.map((e) => e.id)).size;
-      run.deliveredEventsPerMin = emptied ? (run.delivered / ((shippedAt - started) / 1000)) * 60 : 0;
-    }
-    return run;
+    return await measure(scenario, target);
   } finally {
     await target.stop();
+  }
+}
+
+interface IsolationRun {
+  rate: number;
+  healthyP99Ms: number;
+  slowKinesisP99Ms: number;
+  p99Ratio: number;
+  errors: number;
+  /** Seconds into the slow run when the ring was full, if it filled. */
+  ringFullAfterS: number | null;
+  acknowledged: number;
+  delivered: number;
+}
+
+/**
+ * `single` at half its peak rate, first with a healthy Kinesis, then with a proxy adding 2 s to every
+ * Kinesis call: the clients must not notice until the ring fills.
+ */
+async function runIsolation(rate: number, repetition: number): Promise<IsolationRun> {
+  const stream = `bench-isolation-${repetition}`;
+  const kinesis = await startLocalKinesis(stream, 16);
+  const proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0, entryErrorCodes: [], failRequests: 0 });
+  const target = await startGatewayTarget(stream, proxy.endpoint);
+  const scenario = SCENARIOS.find((s) => s.name === 'single')!;
+  try {
+    const healthy = await measure(scenario, { ...target, stream: undefined }, rate);
+    proxy.faults.latencyMs = 2000;
+    let ringFullAfterS: number | null = null;
+    const started = Date.now();
+    const polling = (async () => {
+      while (Date.now() - started < DURATION_S * 1000) {
+        const text = await (await fetch(target.metricsUrl!)).text();
+        const used = Number(/^gateway_ring_used_bytes (\d+)$/m.exec(text)?.[1] ?? 0);
+        const capacity = Number(/^gateway_ring_capacity_bytes (\d+)$/m.exec(text)?.[1] ?? 1);
+        if (ringFullAfterS === null && used > capacity * 0.95) ringFullAfterS = (Date.now() - started) / 1000;
+        await sleep(250);
+      }
+    })();
+    const slow = await load(target, scenario, rate);
+    await polling;
+    await target.stream!.drained();
+    const delivered = new Set((await tapStream(kinesis.endpoint, stream, 3)).map((e) => e.id)).size;
+    return {
+      rate, healthyP99Ms: healthy.p99Ms, slowKinesisP99Ms: slow.latency.p99, p99Ratio: slow.latency.p99 / Math.max(1, healthy.p99Ms),
+      errors: slow.errors + slow.timeouts + slow.non2xx, ringFullAfterS, acknowledged: healthy.acknowledged + slow['2xx'], delivered,
+    };
+  } finally {
+    await target.stop();
+    await proxy.close();
+    await kinesis.kill();
   }
 }
 
@@ -140,6 +234,24 @@ function spread(values: number[]): string {
   const m = median(values);
   const worst = Math.max(...values.map((v) => Math.abs(v - m)));
   return m === 0 ? '±0%' : `±${((worst / m) * 100).toFixed(1)}%`;
+}
+
+/** Bars of events/min per scenario on a log scale with the 100,000/min line, and each p99 as a label. */
+function chart(rows: { name: string; eventsPerMin: number; p99Ms: number }[]): string {
+  const width = 720, height = 60 + rows.length * 44, left = 120, right = 40;
+  const max = Math.max(1e6, ...rows.map((r) => r.eventsPerMin)) * 1.5;
+  const x = (v: number) => left + (Math.log10(Math.max(v, 1e3)) - 3) / (Math.log10(max) - 3) * (width - left - right);
+  const bars = rows.map((r, i) => {
+    const y = 40 + i * 44;
+    return `<text x="${left - 8}" y="${y + 20}" text-anchor="end">${r.name}</text>`
+      + `<rect x="${left}" y="${y + 4}" width="${(x(r.eventsPerMin) - left).toFixed(1)}" height="24" fill="#4c78a8"/>`
+      + `<text x="${(x(r.eventsPerMin) + 6).toFixed(1)}" y="${y + 20}">${Math.round(r.eventsPerMin).toLocaleString('en-US')}/min, p99 ${r.p99Ms} ms</text>`;
+  }).join('');
+  const ref = x(100_000).toFixed(1);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`
+    + `<text x="${left}" y="20" font-weight="bold">events per minute accepted (log scale) and p99 latency</text>${bars}`
+    + `<line x1="${ref}" y1="30" x2="${ref}" y2="${height - 10}" stroke="#e45756" stroke-dasharray="4"/>`
+    + `<text x="${ref}" y="${height - 2}" fill="#e45756" text-anchor="middle">100,000/min</text></svg>\n`;
 }
 
 async function main(): Promise<void> {
@@ -161,16 +273,27 @@ async function main(): Promise<void> {
     }
   }
   const med = (name: string, key: keyof Run) => median(results[name].map((r) => Number(r[key] ?? 0)));
+  const isolation: IsolationRun[] = [];
+  for (let r = 0; r < REPETITIONS; r++) {
+    const run = await runIsolation(Math.round(med('single', 'requestsPerS') / 2), r);
+    isolation.push(run);
+    process.stderr.write(`isolation #${r + 1}: ${run.rate} req/s, p99 healthy ${run.healthyP99Ms} ms, with 2 s Kinesis latency ${run.slowKinesisP99Ms} ms (${run.p99Ratio.toFixed(2)}x), ${run.errors} errors, ring full after ${run.ringFullAfterS ?? 'never'} s, delivered ${run.delivered} of ${run.acknowledged}\n`);
+  }
   const aggregationOf = (mode: string) => aggregation.filter((a) => a.mode === mode);
   const aggregationRatio = median(aggregationOf('random').map((a) => a.ratio));
-  const ratios = { singleOverCeiling: med('single', 'requestsPerS') / med('ceiling', 'requestsPerS'), aggregationOverAwsKinesisAgg: aggregationRatio };
+  const ratios = {
+    singleOverCeiling: med('single', 'requestsPerS') / med('ceiling', 'requestsPerS'),
+    singleOverSeedDesign: med('single', 'requestsPerS') / med('seed-design', 'requestsPerS'),
+    isolationP99SlowOverHealthy: median(isolation.map((i) => i.p99Ratio)),
+    aggregationOverAwsKinesisAgg: aggregationRatio,
+  };
   // autocannon stops counting with requests still in flight; the gateway answers and ships those
   // too, so the stream may hold a few more than were counted, never fewer.
   const deliveredAll = (r: Run) => r.delivered === undefined || r.delivered >= r.acknowledged;
-  const allDelivered = Object.values(results).flat().every(deliveredAll);
+  const allDelivered = Object.values(results).flat().every(deliveredAll) && isolation.every((i) => i.delivered >= i.acknowledged);
   const machine = `${os.cpus().length} × ${os.cpus()[0].model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const report = { date: new Date().toISOString(), machine, quick, durationS: DURATION_S, repetitions: REPETITIONS, connections: CONNECTIONS, pipelining: PIPELINING, ratios, allDelivered, aggregation, scenarios: results };
+  const report = { date: new Date().toISOString(), machine, quick, durationS: DURATION_S, repetitions: REPETITIONS, connections: CONNECTIONS, pipelining: PIPELINING, ratios, allDelivered, aggregation, isolation, scenarios: results };
   writeFileSync(path.join(__dirname, '..', '..', 'bench', 'results', `${stamp}.json`), JSON.stringify(report, null, 2));
 
   const rows = SCENARIOS.map(({ name }) => {
@@ -189,7 +312,9 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `single ÷ ceiling: ${ratios.singleOverCeiling.toFixed(2)}. Reference: 100,000 events/min.`,
+    `single ÷ ceiling: ${ratios.singleOverCeiling.toFixed(2)} (target ≥ 0.80). single ÷ seed-design: ${ratios.singleOverSeedDesign.toFixed(1)} (target ≥ 20). Reference: 100,000 events/min.`,
+    '',
+    `Isolation: single at ${isolation[0].rate.toLocaleString('en-US')} req/s (half its peak), healthy, then with 2 s added to every Kinesis call: p99 ${median(isolation.map((i) => i.healthyP99Ms))} ms → ${median(isolation.map((i) => i.slowKinesisP99Ms))} ms (${ratios.isolationP99SlowOverHealthy.toFixed(2)}×, target ≤ 1.25×), ${median(isolation.map((i) => i.errors))} errors; the ring filled ${isolation.map((i) => (i.ringFullAfterS === null ? 'never' : `after ${i.ringFullAfterS.toFixed(1)} s`)).join(', ')}; every acknowledged event delivered: ${isolation.every((i) => i.delivered >= i.acknowledged) ? 'yes' : 'NO'}.`,
     '',
     'Aggregation on one thread, 200-byte events, 50 KiB records, ours against aws-kinesis-agg (target ≥ 5×; ≥ 200 events per record):',
     '',
@@ -202,6 +327,7 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   writeFileSync(path.join(__dirname, '..', '..', 'bench', 'results', 'latest.md'), markdown);
+  writeFileSync(path.join(__dirname, '..', '..', 'bench', 'results', 'latest.svg'), chart(SCENARIOS.map(({ name }) => ({ name, eventsPerMin: med(name, 'eventsPerS') * 60, p99Ms: med(name, 'p99Ms') }))));
   process.stdout.write(markdown);
   if (!allDelivered) {
     process.stderr.write('delivery check FAILED: some acknowledged events are not on the stream\n');
