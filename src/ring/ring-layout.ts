@@ -24,7 +24,6 @@ export const PUBLISHED_SLOT = 0;
 export const RECORD_LENGTH_OFFSET = 0;
 export const KEY_LENGTH_OFFSET = 4;
 export const RECORD_HEADER_BYTES = 6;
-export const MAX_KEY_BYTES = 256; // Kinesis partition keys are 1 to 256 characters
 
 export function recordBytes(keyBytes: number, dataBytes: number): number {
   return RECORD_HEADER_BYTES + keyBytes + dataBytes;
