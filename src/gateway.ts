@@ -52,6 +52,14 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   const nativeUws = NATIVE_UWS;
   if (!nativeUws && !config.allowUwsFallback) throw new StartupError(uwsFallbackProblem());
 
+  // Read the write keys before anything starts, so that a bad file stops nothing half-started.
+  let admission: Admission;
+  try {
+    admission = new Admission({ corsOrigins: config.corsOrigins, writeKeys: config.writeKeys, writeKeysFile: config.writeKeysFile, rateLimitPerIp: config.rateLimitPerIp });
+  } catch (err) {
+    throw new StartupError(`cannot read --write-keys-file ${config.writeKeysFile}: ${(err as Error).message}`);
+  }
+
   let localKinesis: LocalKinesis | undefined;
   let kinesis: KinesisTarget = {
     endpoint: config.kinesisEndpoint,
@@ -105,14 +113,6 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     workers: () => shipper.workers,
   }, { version: VERSION, uws: nativeUws ? 'native' : 'fallback' });
 
-  let admission: Admission;
-  try {
-    admission = new Admission({ corsOrigins: config.corsOrigins, writeKeys: config.writeKeys, writeKeysFile: config.writeKeysFile, rateLimitPerIp: config.rateLimitPerIp });
-  } catch (err) {
-    await shipper.close();
-    localKinesis?.stop();
-    throw new StartupError(`cannot read --write-keys-file ${config.writeKeysFile}: ${(err as Error).message}`);
-  }
   const publicApp = createPublicApp({
     maxBodyBytes: config.maxBodyBytes, maxInflatedBytes: config.maxInflatedBytes, maxInflateRatio: config.maxInflateRatio,
     trustProxyHops: config.trustProxyHops, maxEventDepth: config.maxEventDepth, partitionKey: parsePartitionKeyRule(config.partitionKey),

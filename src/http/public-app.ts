@@ -117,8 +117,17 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       metrics.corsRefused.inc();
       return originRefusal;
     }
-    if (!admission.writeKeysConfigured) return admission.checkRate(facts.ip, Date.now());
-    return admission.checkRate(facts.ip, Date.now()) ?? admission.checkWriteKey(req.getHeader('authorization'), queryOf(req));
+    // The query is read only when a write key may be in it.
+    return admission.checkRate(facts.ip, Date.now())
+      ?? (admission.writeKeysConfigured ? admission.checkWriteKey(req.getHeader('authorization'), queryOf(req)) : undefined);
+  }
+
+  /** Writes a request's events into the ring and counts them; throws a RequestError when refused. */
+  function take(body: Uint8Array, path: string, facts: RequestFacts): number {
+    const { accepted, keyFallbacks } = writeEvents(body, spans, { receivedAt: Date.now(), ip: facts.ip, userAgent: facts.userAgent, path }, ring, options.partitionKey);
+    metrics.eventsAccepted.inc(accepted);
+    if (keyFallbacks > 0) metrics.partitionKeyFallbacks.inc(keyFallbacks);
+    return accepted;
   }
 
   function refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false): void {
@@ -166,9 +175,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
             // Inflating is CPU work on the main thread: bounded by the size and ratio limits.
             if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
             scanEvents(body, format, options.maxEventDepth, spans);
-            const { accepted, keyFallbacks } = writeEvents(body, spans, { receivedAt: Date.now(), ip: facts.ip, userAgent: facts.userAgent, path: EVENTS_PATH }, ring, options.partitionKey);
-            metrics.eventsAccepted.inc(accepted);
-            if (keyFallbacks > 0) metrics.partitionKeyFallbacks.inc(keyFallbacks);
+            const accepted = take(body, EVENTS_PATH, facts);
             metrics.answerEvents(202, started);
             sendJson(res, 202, `{"accepted":${accepted}}`, { corsOrigin: facts.corsOrigin });
           } catch (err) {
@@ -206,9 +213,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       spans.clear();
       spans.starts.push(0);
       spans.ends.push(event.length);
-      const { accepted, keyFallbacks } = writeEvents(event, spans, { receivedAt: Date.now(), ip: facts.ip, userAgent: facts.userAgent, path: PIXEL_PATH }, ring, options.partitionKey);
-      metrics.eventsAccepted.inc(accepted);
-      if (keyFallbacks > 0) metrics.partitionKeyFallbacks.inc(keyFallbacks);
+      take(event, PIXEL_PATH, facts);
     } catch (err) {
       // A pixel always answers with the image: a broken image icon on the page helps no one.
       if (!(err instanceof RequestError)) log.error({ err }, 'unexpected error while taking a pixel event');
