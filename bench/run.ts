@@ -4,7 +4,7 @@
 
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,6 +42,8 @@ interface Scenario {
   readonly body?: string;
   readonly contentType?: string;
   readonly eventsPerRequest: number;
+  /** Answers come later than the request handler returns: uWS closes a connection that pipelines behind one. */
+  readonly asyncAnswers?: boolean;
   start(stream: string): Promise<Target>;
 }
 
@@ -98,13 +100,13 @@ async function startSeedDesign(stream: string): Promise<Target> {
   };
 }
 
-async function startGatewayTarget(stream: string, kinesisEndpoint?: string): Promise<Target> {
+async function startGatewayTarget(stream: string, kinesisEndpoint?: string, extraArgs: string[] = []): Promise<Target> {
   // 16 shards: the pacer holds each shard to Kinesis's 1 MiB/s, and 3M events/min of ~280 bytes is ~14 MB/s.
-  const gateway = await startGateway(['--stream', stream, ...(kinesisEndpoint ? ['--kinesis-endpoint', kinesisEndpoint] : ['--local-kinesis-shards', '16'])]);
+  const gateway = await startGateway(['--stream', stream, ...(kinesisEndpoint ? ['--kinesis-endpoint', kinesisEndpoint] : ['--local-kinesis-shards', '16']), ...extraArgs]);
   return {
     url: gateway.url(''),
     pid: gateway.child.pid!,
-    stream: { endpoint: gateway.kinesisEndpoint, name: stream, drained: () => ringEmpty(gateway, 600_000) },
+    stream: { endpoint: gateway.kinesisEndpoint, name: stream, drained: () => drained(gateway, 600_000) },
     metricsUrl: gateway.adminUrl('/metrics'),
     stop: async () => void (await gateway.kill('SIGINT')),
   };
@@ -114,15 +116,20 @@ const SCENARIOS: Scenario[] = [
   { name: 'ceiling', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: startCeiling },
   { name: 'single', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: (stream) => startGatewayTarget(stream) },
   { name: 'batch', method: 'POST', path: '/v1/events', body: BATCH, contentType: 'application/x-ndjson', eventsPerRequest: 100, start: (stream) => startGatewayTarget(stream) },
+  {
+    name: 'single-disk', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, asyncAnswers: true,
+    start: (stream) => startGatewayTarget(stream, undefined, ['--durability', 'disk', '--spool-dir', mkdtempSync(path.join(os.tmpdir(), 'bench-spool-'))]),
+  },
   { name: 'seed-design', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: startSeedDesign },
   { name: 'pixel', method: 'GET', path: '/v1/pixel.gif?e=page_view&url=%2Fproducts%2F123&ref=home&screen=1920x1080', eventsPerRequest: 1, start: (stream) => startGatewayTarget(stream) },
 ];
 
-async function ringEmpty(gateway: Gateway, timeoutMs: number): Promise<boolean> {
+/** Nothing left to ship: the ring is empty, and so is the spool (0 without one). */
+async function drained(gateway: Gateway, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const text = await (await fetch(gateway.adminUrl('/metrics'))).text();
-    if (/^gateway_ring_used_bytes 0$/m.test(text)) return true;
+    if (/^gateway_ring_used_bytes 0$/m.test(text) && /^gateway_spool_bytes 0$/m.test(text)) return true;
     await sleep(200);
   }
   return false;
@@ -132,7 +139,7 @@ async function load(target: Target, scenario: Scenario, overallRate?: number) {
   return autocannon({
     url: target.url + scenario.path, method: scenario.method, body: scenario.body,
     headers: scenario.contentType ? { 'content-type': scenario.contentType } : {},
-    connections: CONNECTIONS, pipelining: overallRate ? 1 : PIPELINING, duration: DURATION_S, overallRate,
+    connections: CONNECTIONS, pipelining: overallRate || scenario.asyncAnswers ? 1 : PIPELINING, duration: DURATION_S, overallRate,
   });
 }
 
@@ -284,6 +291,7 @@ async function main(): Promise<void> {
   const ratios = {
     singleOverCeiling: med('single', 'requestsPerS') / med('ceiling', 'requestsPerS'),
     singleOverSeedDesign: med('single', 'requestsPerS') / med('seed-design', 'requestsPerS'),
+    singleDiskOverSingle: med('single-disk', 'requestsPerS') / med('single', 'requestsPerS'),
     isolationP99SlowOverHealthy: median(isolation.map((i) => i.p99Ratio)),
     aggregationOverAwsKinesisAgg: aggregationRatio,
   };

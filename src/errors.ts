@@ -22,7 +22,9 @@ export const ERROR_CODES = {
   headers_too_large: { status: 431, meaning: 'the request headers are larger than --max-header-bytes' },
   internal: { status: 500, meaning: 'an unexpected error in the gateway; the events were not accepted (it is logged)' },
   not_ready: { status: 503, meaning: 'the gateway is starting and its stream is not confirmed yet' },
-  buffer_full: { status: 503, meaning: 'the gateway buffer is full; retry after the Retry-After seconds' },
+  buffer_full: { status: 503, meaning: 'the gateway buffer (and its spool, when configured) is full; retry after the Retry-After seconds' },
+  spool_unavailable: { status: 503, meaning: 'the spool cannot be written (disk full or unwritable), so nothing is acknowledged that could not be kept; retry after Retry-After' },
+  not_confirmed: { status: 503, meaning: '?ack=stream: Kinesis did not confirm every event in time; the body says how many were (`confirmed`, `deadLettered`); the rest are still queued' },
   draining: { status: 503, meaning: 'the gateway is shutting down; retry on another instance' },
 } as const;
 
@@ -34,7 +36,7 @@ export class RequestError extends Error {
   /** Methods the route takes, for the Allow header of a 405. */
   allow?: string;
 
-  constructor(readonly code: ErrorCode, message: string) {
+  constructor(readonly code: ErrorCode, message: string, readonly details?: Readonly<Record<string, number>>) {
     super(message);
     this.status = ERROR_CODES[code].status;
   }
@@ -46,7 +48,7 @@ export class RequestError extends Error {
   }
 
   toJSON(): string {
-    return JSON.stringify({ error: this.code, message: this.message });
+    return JSON.stringify({ error: this.code, message: this.message, ...this.details });
   }
 }
 

@@ -1,5 +1,6 @@
 // `serve`: wires the ring, the shipper pool, the listeners and the shutdown sequence together.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServeConfig } from './config';
 import { parsePartitionKeyRule } from './events/partition-key';
 import { Admission } from './http/admission';
@@ -13,6 +14,9 @@ import { startLocalKinesis, type LocalKinesis } from './kinesis-local/local-kine
 import type { Logger } from './log';
 import { METRICS } from './metrics/metric-definitions';
 import { createRegistry } from './metrics/registry';
+import { Intake } from './intake/intake';
+import { StreamAcks } from './intake/stream-acks';
+import { Spool } from './spool/spool';
 import { SharedMetrics } from './metrics/shared-metrics';
 import { createRingBuffer } from './ring/ring-layout';
 import { RingWriter, type BatchLimits } from './ring/ring-writer';
@@ -24,6 +28,8 @@ import { waitForActiveStream } from './stream-status';
 const VERSION: string = require('../../package.json').version;
 
 export class StartupError extends Error {}
+
+const SHUTDOWN_POLL_MS = 20;
 
 export interface RunningGateway {
   readonly port: number;
@@ -51,6 +57,7 @@ function batchLimits(config: ServeConfig): BatchLimits {
 export async function serve(config: ServeConfig, log: Logger): Promise<RunningGateway> {
   const nativeUws = NATIVE_UWS;
   if (!nativeUws && !config.allowUwsFallback) throw new StartupError(uwsFallbackProblem());
+  if (config.durability === 'disk' && !config.spoolDir) throw new StartupError('--durability disk needs --spool-dir: the directory the events are synced to before they are acknowledged');
 
   // Read the write keys before anything starts, so that a bad file stops nothing half-started.
   let admission: Admission;
@@ -78,8 +85,11 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   log.info({ config, version: VERSION }, 'effective configuration');
   if (!nativeUws) log.warn(uwsFallbackProblem());
 
-  // The writer is made below; readiness is only asked once the listeners are up.
-  const readiness = new Readiness(() => writer.used > (writer.capacity * config.readyMaxBufferPercent) / 100);
+  // The writer is made below; readiness is only asked once the listeners are up. With a spool, a
+  // full ring is no reason to turn traffic away: a filling spool is.
+  const readiness = new Readiness(() => (spool
+    ? spool.bytes > (config.spoolMaxBytes * config.readyMaxBufferPercent) / 100
+    : writer.used > (writer.capacity * config.readyMaxBufferPercent) / 100));
   const metrics = new SharedMetrics();
   const requestMetrics = new RequestMetrics(metrics);
   // Keys taken from a field are there to keep each key's events in order: ship in order then.
@@ -96,7 +106,10 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     batchesPerWorker: config.batchesPerWorker,
     ordered,
     log,
-    onConfirmed: (batch) => writer.release(batch),
+    onConfirmed: (batch, deadLettered) => {
+      writer.release(batch);
+      intake.settled(batch, deadLettered);
+    },
     batchesShipped: metrics.counter(METRICS.batchesShipped),
     taskFailures: metrics.counter(METRICS.workerTaskFailures),
     workerRestarts: metrics.counter(METRICS.workerRestarts),
@@ -106,19 +119,56 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
       rateLimitPercent: config.rateLimitPercent, recordTtlMs: config.recordTtlMs, deadLetterFile: config.deadLetterFile, ordered,
     },
   });
+  let spool: Spool | undefined;
+  if (config.spoolDir) {
+    try {
+      spool = new Spool({
+        dir: config.spoolDir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes, commitMs: config.spoolCommitMs, ring: writer, log,
+        counters: {
+          spilledEvents: metrics.counter(METRICS.spoolSpilled),
+          replayedEvents: metrics.counter(METRICS.spoolReplayed),
+          corruptEntries: metrics.counter(METRICS.spoolCorrupt),
+          commitsOk: metrics.counter(METRICS.spoolCommits, 'ok'),
+          commitsFailed: metrics.counter(METRICS.spoolCommits, 'error'),
+          commitDuration: metrics.histogram(METRICS.spoolCommitDuration),
+        },
+      });
+    } catch (err) {
+      await shipper.close();
+      localKinesis?.stop();
+      throw new StartupError(`cannot open --spool-dir ${config.spoolDir}: ${(err as Error).message}`);
+    }
+  }
+  const acks = new StreamAcks(config.ackTimeoutMs, metrics.histogram(METRICS.ackWait));
+  const intake = new Intake({
+    ring: writer, spool, durability: config.durability as 'memory' | 'disk', acks, keyRule: parsePartitionKeyRule(config.partitionKey),
+    counters: {
+      eventsAccepted: requestMetrics.eventsAccepted,
+      partitionKeyFallbacks: requestMetrics.partitionKeyFallbacks,
+      acknowledged: {
+        memory: metrics.counter(METRICS.eventsAcknowledged, 'memory'),
+        disk: metrics.counter(METRICS.eventsAcknowledged, 'disk'),
+        stream: metrics.counter(METRICS.eventsAcknowledged, 'stream'),
+      },
+    },
+  });
   const registry = createRegistry(metrics, {
     ringUsedBytes: () => writer.used,
     ringCapacityBytes: () => writer.capacity,
     batchesInFlight: () => shipper.batchesInFlight,
     workers: () => shipper.workers,
+    spoolBytes: () => spool?.bytes ?? 0,
+    spoolSegments: () => spool?.segmentCount ?? 0,
+    spoolWritable: () => (spool && !spool.writable ? 0 : 1),
+    ackWaiting: () => acks.waiting,
   }, { version: VERSION, uws: nativeUws ? 'native' : 'fallback' });
 
   const publicApp = createPublicApp({
     maxBodyBytes: config.maxBodyBytes, maxInflatedBytes: config.maxInflatedBytes, maxInflateRatio: config.maxInflateRatio,
-    trustProxyHops: config.trustProxyHops, maxEventDepth: config.maxEventDepth, partitionKey: parsePartitionKeyRule(config.partitionKey),
+    trustProxyHops: config.trustProxyHops, maxEventDepth: config.maxEventDepth,
     maxHeaderBytes: config.maxHeaderBytes, bodyTimeoutMs: config.bodyTimeoutMs,
     admission,
-    ring: writer, readiness, metrics: requestMetrics, log,
+    intake, readiness, metrics: requestMetrics, log,
   });
   const adminApp = createAdminApp(registry, readiness, requestMetrics);
   const publicSocket = await listen(publicApp, config.host, config.port, 'events');
@@ -137,14 +187,27 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     });
     readiness.phase = 'ready';
     log.info({ stream: config.stream, shards, kinesisEndpoint: where }, `stream ${config.stream} is ACTIVE with ${shards} open shards: ready`);
+    spool?.refill();
   } catch (err) {
     uws.us_listen_socket_close(publicSocket);
     uws.us_listen_socket_close(adminSocket);
+    await spool?.close();
     await shipper.close();
     localKinesis?.stop();
     throw new StartupError((err as Error).message);
   } finally {
     setupClient.destroy();
+  }
+
+  /** Ships the ring, and what the spool still holds for it, until the deadline; true when all is confirmed. */
+  async function shipEverything(deadline: number): Promise<boolean> {
+    for (;;) {
+      writer.closeBatch();
+      if (!(await shipper.idle(Math.max(0, deadline - Date.now())))) return false;
+      if (writer.isEmpty && (spool?.caughtUp ?? true)) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(SHUTDOWN_POLL_MS); // the spool is loading more into the ring
+    }
   }
 
   async function shutdown(withDrainDelay: boolean): Promise<boolean> {
@@ -157,18 +220,23 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     if (drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
     uws.us_listen_socket_close(publicSocket);
     readiness.phase = 'closed';
-    writer.closeBatch();
-    const shipped = await shipper.idle(config.shutdownTimeoutMs);
+    await spool?.flush(); // requests waiting on a commit get their answers
+    const shipped = await shipEverything(Date.now() + config.shutdownTimeoutMs);
     const left = writer.used;
+    acks.finishAll();
     if (shipped) log.info({ tookMs: Date.now() - started }, 'every buffered event was confirmed by Kinesis');
-    else log.error({ bytesLeft: left, batchesInFlight: shipper.batchesInFlight }, `shutdown timeout of ${config.shutdownTimeoutMs} ms passed with events not yet confirmed by Kinesis: they are lost`);
+    else if (config.durability === 'disk') log.warn({ bytesLeft: left, spoolBytes: spool?.bytes }, `shutdown timeout of ${config.shutdownTimeoutMs} ms passed with events not yet confirmed by Kinesis: they stay in the spool and are replayed at the next start`);
+    else log.error({ bytesLeft: left, batchesInFlight: shipper.batchesInFlight, spoolBytes: spool?.bytes }, `shutdown timeout of ${config.shutdownTimeoutMs} ms passed with events in the buffer not yet confirmed by Kinesis: they are lost${spool ? ' (what the spool holds stays for the next start)' : ''}`);
     uws.us_listen_socket_close(adminSocket);
+    await spool?.close();
     await shipper.close();
     localKinesis?.stop();
     log.info({
       eventsAccepted: metrics.total(METRICS.eventsAccepted),
       eventsShipped: metrics.total(METRICS.eventsShipped),
       eventsDeadLettered: metrics.total(METRICS.deadLettered),
+      eventsSpilledToSpool: metrics.total(METRICS.spoolSpilled),
+      spoolBytesLeft: spool?.bytes ?? 0,
       bytesLeftUnshipped: left,
     }, 'shutdown complete');
     return shipped;

@@ -62,8 +62,89 @@ function keyBytesOf(key: Buffer | undefined, rule: PartitionKeyRule): number {
   return rule.kind === 'field' ? EVENT_ID_LENGTH : 0;
 }
 
-const sizes: number[] = [];
-const fieldKeys: (Buffer | undefined)[] = [];
+/** Where envelopes are written: the ring, or the spool's staging buffer (the same record layout). */
+export interface RecordSink {
+  /** Reserves one record of `size` bytes and writes its header; returns its offset in `bytes`. */
+  reserve(size: number, keyBytes: number): number;
+  /** Must stay the same array while one request is written. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Measures a request's events in their envelopes, then writes them into a sink. The plan is kept
+ * in reused arrays: one request is planned and written at a time, on the main thread.
+ */
+export class EnvelopeWriter {
+  /** Record sizes of the planned events, in order. */
+  readonly sizes: number[] = [];
+  /** Sum of `sizes`. */
+  total = 0;
+  /** Events that lacked the --partition-key field and were given their id as key. */
+  keyFallbacks = 0;
+  private readonly keys: (Buffer | undefined)[] = [];
+  private body: Uint8Array = new Uint8Array(0);
+  private spans: EventSpans | undefined;
+  private middle: Buffer = Buffer.alloc(0);
+  private receivedAt = 0;
+
+  constructor(private readonly keyRule: PartitionKeyRule = RANDOM) {}
+
+  get count(): number {
+    return this.sizes.length;
+  }
+
+  /** Plans every event of a request; throws when one could never be taken, or all of them take more than maxTotal bytes. */
+  plan(body: Uint8Array, spans: EventSpans, meta: RequestMeta, maxTotal: number): void {
+    const keyRule = this.keyRule;
+    this.body = body;
+    this.spans = spans;
+    this.receivedAt = meta.receivedAt;
+    this.middle = envelopeMiddle(meta);
+    const overhead = OPEN.length + EVENT_ID_LENGTH + this.middle.length + 1;
+    this.sizes.length = 0;
+    this.keys.length = 0;
+    this.total = 0;
+    this.keyFallbacks = 0;
+    for (let i = 0; i < spans.count; i++) {
+      const key = keyRule.kind === 'field' ? fieldPartitionKey(body, spans.starts[i], keyRule.path) : undefined;
+      if (keyRule.kind === 'field' && !key) this.keyFallbacks++;
+      this.keys.push(key);
+      const keyBytes = keyBytesOf(key, keyRule);
+      const dataBytes = overhead + spans.ends[i] - spans.starts[i];
+      if (dataBytes + keyBytes > MAX_RECORD_PAYLOAD) {
+        throw new RequestError('event_too_large', `event ${i}: ${dataBytes} bytes in its envelope, more than the 1 MiB Kinesis record limit`);
+      }
+      const size = recordBytes(keyBytes, dataBytes);
+      this.sizes.push(size);
+      this.total += size;
+    }
+    if (this.total > maxTotal) {
+      // It could never fit beside other traffic: retrying would not help, so this is not a 503.
+      throw new RequestError('body_too_large', `the events take ${this.total} bytes in their envelopes, more than half the gateway buffer; send fewer per request`);
+    }
+  }
+
+  /** Writes the planned events into the sink, in order; the caller has made sure they fit. */
+  write(sink: RecordSink): void {
+    const { body, spans, middle, keyRule } = this;
+    const bytes = sink.bytes;
+    for (let i = 0; i < this.sizes.length; i++) {
+      const key = this.keys[i];
+      const keyBytes = keyBytesOf(key, keyRule);
+      const record = sink.reserve(this.sizes[i], keyBytes);
+      const at = dataOffset(record, keyBytes);
+      bytes.set(OPEN, at);
+      writeEventId(bytes, at + ID_AT, this.receivedAt);
+      bytes.set(middle, at + ID_AT + EVENT_ID_LENGTH);
+      const eventAt = at + ID_AT + EVENT_ID_LENGTH + middle.length;
+      bytes.set(body.subarray(spans!.starts[i], spans!.ends[i]), eventAt);
+      bytes[eventAt + spans!.ends[i] - spans!.starts[i]] = CLOSE;
+      if (key) bytes.set(key, keyOffset(record));
+      else if (keyBytes > 0) bytes.copyWithin(keyOffset(record), at + ID_AT, at + ID_AT + EVENT_ID_LENGTH);
+    }
+    this.keys.fill(undefined);
+  }
+}
 
 export interface WriteResult {
   readonly accepted: number;
@@ -76,46 +157,9 @@ export interface WriteResult {
  * refused before anything is written, so nothing of a rejected request reaches the stream.
  */
 export function writeEvents(body: Uint8Array, spans: EventSpans, meta: RequestMeta, ring: RingWriter, keyRule: PartitionKeyRule = RANDOM): WriteResult {
-  const middle = envelopeMiddle(meta);
-  const overhead = OPEN.length + EVENT_ID_LENGTH + middle.length + 1;
-  sizes.length = 0;
-  fieldKeys.length = 0;
-  let total = 0;
-  let keyFallbacks = 0;
-  for (let i = 0; i < spans.count; i++) {
-    const key = keyRule.kind === 'field' ? fieldPartitionKey(body, spans.starts[i], keyRule.path) : undefined;
-    if (keyRule.kind === 'field' && !key) keyFallbacks++;
-    fieldKeys.push(key);
-    const keyBytes = keyBytesOf(key, keyRule);
-    const dataBytes = overhead + spans.ends[i] - spans.starts[i];
-    if (dataBytes + keyBytes > MAX_RECORD_PAYLOAD) {
-      throw new RequestError('event_too_large', `event ${i}: ${dataBytes} bytes in its envelope, more than the 1 MiB Kinesis record limit`);
-    }
-    const size = recordBytes(keyBytes, dataBytes);
-    sizes.push(size);
-    total += size;
-  }
-  if (total > ring.capacity / 2) {
-    // It could never fit beside other traffic: retrying would not help, so this is not a 503.
-    throw new RequestError('body_too_large', `the events take ${total} bytes in their envelopes, more than half the gateway buffer; send fewer per request`);
-  }
-  if (!ring.fits(sizes)) throw new RequestError('buffer_full', 'the gateway buffer is full');
-
-  const bytes = ring.views.bytes;
-  for (let i = 0; i < spans.count; i++) {
-    const key = fieldKeys[i];
-    const keyBytes = keyBytesOf(key, keyRule);
-    const record = ring.reserve(sizes[i], keyBytes);
-    const at = dataOffset(record, keyBytes);
-    bytes.set(OPEN, at);
-    writeEventId(bytes, at + ID_AT, meta.receivedAt);
-    bytes.set(middle, at + ID_AT + EVENT_ID_LENGTH);
-    const eventAt = at + ID_AT + EVENT_ID_LENGTH + middle.length;
-    bytes.set(body.subarray(spans.starts[i], spans.ends[i]), eventAt);
-    bytes[eventAt + spans.ends[i] - spans.starts[i]] = CLOSE;
-    if (key) bytes.set(key, keyOffset(record));
-    else if (keyBytes > 0) bytes.copyWithin(keyOffset(record), at + ID_AT, at + ID_AT + EVENT_ID_LENGTH);
-  }
-  fieldKeys.length = 0;
-  return { accepted: spans.count, keyFallbacks };
+  const writer = new EnvelopeWriter(keyRule);
+  writer.plan(body, spans, meta, ring.capacity / 2);
+  if (!ring.fits(writer.sizes)) throw new RequestError('buffer_full', 'the gateway buffer is full');
+  writer.write(ring);
+  return { accepted: writer.count, keyFallbacks: writer.keyFallbacks };
 }

@@ -2,11 +2,9 @@
 // on Kinesis, the disk or another thread.
 
 import { RequestError, STATUS_TEXT } from '../errors';
-import { writeEvents } from '../events/envelope';
 import { EventSpans, scanEvents, type BodyFormat } from '../events/json-scan';
-import type { PartitionKeyRule } from '../events/partition-key';
 import type { Logger } from '../log';
-import type { RingWriter } from '../ring/ring-writer';
+import type { Answer, Intake } from '../intake/intake';
 import { clientAddress } from './client-address';
 import { clientIp } from './client-ip';
 import { headerBytes, queryOf } from './request-info';
@@ -26,8 +24,7 @@ export interface PublicAppOptions {
   readonly maxInflateRatio: number;
   readonly trustProxyHops: number;
   readonly maxEventDepth: number;
-  readonly partitionKey: PartitionKeyRule;
-  readonly ring: RingWriter;
+  readonly intake: Intake;
   readonly readiness: Readiness;
   readonly metrics: RequestMetrics;
   readonly admission: Admission;
@@ -38,6 +35,7 @@ export interface PublicAppOptions {
 
 const EVENTS_PATH = '/v1/events';
 const PIXEL_PATH = '/v1/pixel.gif';
+const ACK_STREAM_QUERY = /(^|&)ack=stream(&|$)/;
 
 /** navigator.sendBeacon with a string sends text/plain, and a body without a type is most likely JSON too. */
 export function bodyFormat(contentType: string): BodyFormat | undefined {
@@ -67,7 +65,7 @@ interface RequestFacts {
 }
 
 export function createPublicApp(options: PublicAppOptions): TemplatedApp {
-  const { ring, readiness, metrics, log, admission } = options;
+  const { intake, readiness, metrics, log, admission } = options;
   const spans = new EventSpans();
   const uwsApp = uws.App();
 
@@ -122,12 +120,18 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       ?? (admission.writeKeysConfigured ? admission.checkWriteKey(req.getHeader('authorization'), queryOf(req)) : undefined);
   }
 
-  /** Writes a request's events into the ring and counts them; throws a RequestError when refused. */
-  function take(body: Uint8Array, path: string, facts: RequestFacts): number {
-    const { accepted, keyFallbacks } = writeEvents(body, spans, { receivedAt: Date.now(), ip: facts.ip, userAgent: facts.userAgent, path }, ring, options.partitionKey);
-    metrics.eventsAccepted.inc(accepted);
-    if (keyFallbacks > 0) metrics.partitionKeyFallbacks.inc(keyFallbacks);
-    return accepted;
+  /**
+   * Takes a request's events (throws a RequestError when refused) and calls `answer` when the client
+   * may be told: at once, or later (after the spool commit, or Kinesis for a stream ack), then
+   * corked and only if the client is still there.
+   */
+  function take(res: HttpResponse, body: Uint8Array, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void, aborted: () => boolean): void {
+    let synchronous = true;
+    intake.take(body, spans, { receivedAt: Date.now(), ip: facts.ip, userAgent: facts.userAgent, path }, waitForStream, (result) => {
+      if (synchronous) answer(result);
+      else if (!aborted()) res.cork(() => answer(result));
+    });
+    synchronous = false;
   }
 
   function refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false): void {
@@ -143,6 +147,8 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     const contentEncoding = req.getHeader('content-encoding');
     const lengthHeader = req.getHeader('content-length');
     const declaredLength = Number(lengthHeader || 0);
+    const waitForStream = req.getHeader('x-ack').toLowerCase() === 'stream' || ACK_STREAM_QUERY.test(queryOf(req));
+    let aborted = false;
     // A refusal before the body is read closes the connection: its unread body must not be
     // mistaken for the next request.
     const refusal = admit(req, facts);
@@ -162,6 +168,9 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), started, facts, true);
     }
     readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, {
+      onAborted() {
+        aborted = true;
+      },
       onTimeout() {
         res.cork(() => refuse(res, new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), started, facts, true));
       },
@@ -175,9 +184,11 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
             // Inflating is CPU work on the main thread: bounded by the size and ratio limits.
             if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
             scanEvents(body, format, options.maxEventDepth, spans);
-            const accepted = take(body, EVENTS_PATH, facts);
-            metrics.answerEvents(202, started);
-            sendJson(res, 202, `{"accepted":${accepted}}`, { corsOrigin: facts.corsOrigin });
+            take(res, body, EVENTS_PATH, facts, waitForStream, (answer) => {
+              if (answer.status === 503) return refuse(res, answer.error, started, facts);
+              metrics.answerEvents(answer.status, started);
+              sendJson(res, answer.status, `{"accepted":${answer.accepted}}`, { corsOrigin: facts.corsOrigin });
+            }, () => aborted);
           } catch (err) {
             if (err instanceof RequestError) return refuse(res, err, started, facts);
             log.error({ err }, 'unexpected error while taking events');
@@ -197,30 +208,37 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     if (facts.corsOrigin) {
       writeCors(res, facts.corsOrigin);
       res.writeHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS');
-      res.writeHeader('Access-Control-Allow-Headers', 'Content-Type, Content-Encoding, Authorization');
+      res.writeHeader('Access-Control-Allow-Headers', 'Content-Type, Content-Encoding, Authorization, X-Ack');
       res.writeHeader('Access-Control-Max-Age', '86400');
     }
     res.endWithoutBody();
   });
 
+  // A pixel always answers with the image, even when its event is refused: a broken image icon on
+  // the page helps no one. The refusal is counted.
   app.get(PIXEL_PATH, (res, req) => {
     const facts = factsOf(req, res);
     const query = queryOf(req);
     const refusal = admit(req, facts);
+    let aborted = false;
+    const answerPixel = (answer?: Answer) => {
+      if (answer?.status === 503) metrics.reject(answer.error.code);
+      metrics.answer(PIXEL_PATH, 200);
+      sendPixel(res);
+    };
     try {
       if (refusal) throw refusal;
       const event = pixelEvent(query);
       spans.clear();
       spans.starts.push(0);
       spans.ends.push(event.length);
-      take(event, PIXEL_PATH, facts);
+      res.onAborted(() => (aborted = true));
+      take(res, event, PIXEL_PATH, facts, false, answerPixel, () => aborted);
     } catch (err) {
-      // A pixel always answers with the image: a broken image icon on the page helps no one.
       if (!(err instanceof RequestError)) log.error({ err }, 'unexpected error while taking a pixel event');
       metrics.reject(err instanceof RequestError ? err.code : 'internal');
+      answerPixel();
     }
-    metrics.answer(PIXEL_PATH, 200);
-    sendPixel(res);
   });
 
   app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST, OPTIONS'), performance.now(), undefined));

@@ -19,6 +19,9 @@ export const SHARD_SLOTS = 256;
 export const SHARD_LABELS = Array.from({ length: SHARD_SLOTS }, (_, i) => `shardId-${String(i).padStart(12, '0')}`);
 export const DEAD_LETTER_REASONS = ['expired', 'refused'] as const;
 export const SHARD_MAP_OUTCOMES = ['ok', 'error'] as const;
+export const ACK_MODES = ['memory', 'disk', 'stream'] as const;
+const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+const ACK_WAIT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface MetricDefinition {
   readonly name: string;
@@ -61,5 +64,12 @@ export const METRICS = {
   putRecordsRequests: counter('gateway_put_records_requests_total', 'PutRecords calls, by outcome (error: the whole call failed)', { outcome: REQUEST_OUTCOMES }),
   retries: counter('gateway_put_records_retries_total', 'PutRecords calls that resend records of an earlier call'),
   workerTaskFailures: counter('gateway_worker_task_failures_total', 'Batches handed to another worker because their worker failed'),
+  eventsAcknowledged: counter('gateway_events_acknowledged_total', 'Events answered with 2xx, by what the answer promised (memory: in the buffer; disk: synced to the spool; stream: confirmed by Kinesis)', { mode: ACK_MODES }),
+  ackWait: histogram('gateway_ack_wait_seconds', 'How long ?ack=stream requests waited for Kinesis to confirm their events (timed-out waits included)', ACK_WAIT_BUCKETS),
+  spoolSpilled: counter('gateway_spool_spilled_events_total', 'Events written to the spool to be loaded into the buffer later, because it was full or behind'),
+  spoolReplayed: counter('gateway_spool_replayed_events_total', 'Events loaded from spool segments an earlier run left behind'),
+  spoolCorrupt: counter('gateway_spool_corrupt_entries_total', 'Damaged or torn spool entries skipped while loading (one per damaged stretch)'),
+  spoolCommits: counter('gateway_spool_commits_total', 'Group commits (write + fdatasync) of the spool, by outcome (error: their requests got 503)', { outcome: REQUEST_OUTCOMES }),
+  spoolCommitDuration: histogram('gateway_spool_commit_duration_seconds', 'Duration of one spool group commit (write + fdatasync)', COMMIT_BUCKETS),
   putRecordsDuration: histogram('gateway_put_records_duration_seconds', 'Duration of one PutRecords call', LATENCY_BUCKETS),
 } as const;

@@ -11,6 +11,10 @@ export interface MainThreadGauges {
   ringCapacityBytes(): number;
   batchesInFlight(): number;
   workers(): number;
+  spoolBytes(): number;
+  spoolSegments(): number;
+  spoolWritable(): number;
+  ackWaiting(): number;
 }
 
 export interface BuildInfo {
@@ -34,6 +38,10 @@ export function createRegistry(shared: SharedMetrics, gauges: MainThreadGauges, 
   gauge('gateway_ring_capacity_bytes', 'Size of the shared buffer', gauges.ringCapacityBytes);
   gauge('gateway_batches_in_flight', 'Batches handed to workers and not yet confirmed', gauges.batchesInFlight);
   gauge('gateway_workers', 'Shipper worker threads running', gauges.workers);
+  gauge('gateway_spool_bytes', 'Bytes in spool segment files, staged appends included (0 without --spool-dir)', gauges.spoolBytes);
+  gauge('gateway_spool_segments', 'Spool segment files not yet deleted', gauges.spoolSegments);
+  gauge('gateway_spool_writable', '1 while the spool takes writes; 0 after a failed commit (disk full, unwritable), until one succeeds', gauges.spoolWritable);
+  gauge('gateway_ack_waiting_requests', 'Requests parked for ?ack=stream, waiting for Kinesis', gauges.ackWaiting);
   // The main thread answers every request: its event-loop delay is the gateway's own latency floor.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();

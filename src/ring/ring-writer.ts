@@ -7,6 +7,8 @@ export interface BatchDescriptor {
   readonly start: number;
   readonly end: number;
   readonly count: number;
+  /** Sequence number of the batch's first record: records are numbered 0, 1, 2… in the order written. */
+  readonly firstSeq: number;
 }
 
 interface PendingBatch extends BatchDescriptor {
@@ -28,6 +30,7 @@ export class RingWriter {
   private usedBytes = 0;
   private openStart = 0;
   private openCount = 0;
+  private recordsWritten = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
   /** Published, unreleased batches, oldest first: space frees from the front only. */
   private readonly pending: PendingBatch[] = [];
@@ -45,9 +48,18 @@ export class RingWriter {
     return this.views.capacity;
   }
 
+  get bytes(): Uint8Array {
+    return this.views.bytes;
+  }
+
   /** Bytes held by unconfirmed records (and wrap padding). */
   get used(): number {
     return this.usedBytes;
+  }
+
+  /** The sequence number the next reserved record gets. */
+  get nextSeq(): number {
+    return this.recordsWritten;
   }
 
   /** Records written and not yet confirmed, published or not. */
@@ -89,6 +101,7 @@ export class RingWriter {
     this.views.view.setUint16(at + KEY_LENGTH_OFFSET, keyBytes, true);
     this.head += size;
     this.usedBytes += size;
+    this.recordsWritten++;
     if (this.openCount++ === 0 && !this.lingerTimer) {
       this.lingerTimer = setTimeout(() => {
         this.lingerTimer = undefined;
@@ -107,7 +120,7 @@ export class RingWriter {
     }
     if (this.openCount === 0) return;
     const batch: PendingBatch = {
-      start: this.openStart, end: this.head, count: this.openCount,
+      start: this.openStart, end: this.head, count: this.openCount, firstSeq: this.recordsWritten - this.openCount,
       releaseBytes: this.head - this.openStart, confirmed: false,
     };
     this.pending.push(batch);

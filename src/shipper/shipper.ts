@@ -6,7 +6,7 @@ import { Piscina } from 'piscina';
 import type { Logger } from '../log';
 import type { CounterHandle } from '../metrics/shared-metrics';
 import type { BatchDescriptor } from '../ring/ring-writer';
-import type { ShipperWorkerData } from './worker';
+import type { ShipperWorkerData, ShipTask } from './worker';
 
 export interface ShipperOptions {
   readonly workers: number;
@@ -15,7 +15,8 @@ export interface ShipperOptions {
   readonly ordered: boolean;
   readonly workerData: ShipperWorkerData;
   readonly log: Logger;
-  readonly onConfirmed: (batch: BatchDescriptor) => void;
+  /** The batch is settled: confirmed by Kinesis, except the events at `deadLettered` (positions in the batch). */
+  readonly onConfirmed: (batch: BatchDescriptor, deadLettered: readonly number[]) => void;
   readonly batchesShipped: CounterHandle;
   readonly taskFailures: CounterHandle;
   readonly workerRestarts: CounterHandle;
@@ -83,11 +84,11 @@ export class Shipper {
 
   private submit(batch: BatchDescriptor): void {
     // Send only the region's numbers: the worker reads the bytes from the ring itself.
-    const task = { start: batch.start, end: batch.end, count: batch.count };
+    const task: ShipTask = { start: batch.start, end: batch.end, count: batch.count };
     this.pool.run(task).then(
-      () => {
+      (deadLettered: number[]) => {
         this.options.batchesShipped.inc();
-        this.options.onConfirmed(batch);
+        this.options.onConfirmed(batch, deadLettered);
         if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
         else if (this.waiting.length > 0) this.submit(this.waiting.shift()!);
       },

@@ -76,6 +76,12 @@ function shardSlot(shardId: string): number {
   return Number(/(\d+)$/.exec(shardId)?.[1] ?? 0) % SHARD_SLOTS;
 }
 
+/**
+ * Events dead-lettered so far, by their bytes: the aggregator hands on copies of the event objects
+ * but the same views of the ring. A task reports which of its events are among them.
+ */
+const givenUp = new WeakSet<Uint8Array>();
+
 const counters: ShipperCounters = {
   putSucceeded(seconds) {
     m.putOk.inc();
@@ -100,6 +106,7 @@ const counters: ShipperCounters = {
   throttled: (shardId) => m.throttlesBySlot[shardSlot(shardId)].inc(),
   shardMismatch: () => m.mismatches.inc(),
   deadLettered(events, reason) {
+    for (const event of events) givenUp.add(event.data);
     appendDeadLetters(data.deadLetterFile, events.map((e) => e.data));
     (reason === 'expired' ? m.expired : m.refused).inc(events.length);
     deadLetterWarning.warn({ reason, file: data.deadLetterFile }, 'events given up and written to the dead-letter file', events.length);
@@ -118,10 +125,24 @@ const target: DeliveryTarget = {
   ordered: data.ordered,
 };
 
-export default async function shipBatch(batch: BatchDescriptor): Promise<number> {
+/** Test hook: every Nth task ships half its batch, then the thread exits, as if it crashed mid-batch. */
+const CRASH_EVERY_TASKS = Number(process.env.GATEWAY_TEST_CRASH_WORKER_EVERY ?? 0);
+let tasksTaken = 0;
+
+export type ShipTask = Pick<BatchDescriptor, 'start' | 'end' | 'count'>;
+
+/** Ships one batch; resolves with the positions (within the batch) of the events dead-lettered instead. */
+export default async function shipBatch(batch: ShipTask): Promise<number[]> {
   const records = readBatch(ring, batch.start, batch.end);
   if (records.length !== batch.count) throw new Error(`batch [${batch.start}, ${batch.end}) holds ${records.length} records, expected ${batch.count}`);
   const events: PendingEvent[] = records.map((r) => ({ partitionKey: r.partitionKey, data: r.data, receivedAt: receivedAtOf(r.data) }));
+  if (CRASH_EVERY_TASKS > 0 && ++tasksTaken % CRASH_EVERY_TASKS === 0) {
+    await deliver(events.slice(0, events.length >> 1), target);
+    log.warn({ batch }, 'test hook GATEWAY_TEST_CRASH_WORKER_EVERY: this worker exits mid-batch');
+    process.exit(1);
+  }
   await deliver(events, target);
-  return events.length;
+  const deadLettered: number[] = [];
+  events.forEach((event, i) => givenUp.has(event.data) && deadLettered.push(i));
+  return deadLettered;
 }

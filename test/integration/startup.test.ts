@@ -37,6 +37,15 @@ describe('start-up', () => {
     }
   });
 
+  it('refuses --durability disk without a spool directory, and a spool directory it cannot make', async () => {
+    const noDir = runCli(['serve', '--port', '0', '--admin-port', '0', '--durability', 'disk']);
+    assert.equal((await noDir.exited).code, 1);
+    assert.match(noDir.stderr.join('\n'), /--durability disk needs --spool-dir/);
+    const badDir = runCli(['serve', '--port', '0', '--admin-port', '0', '--local-kinesis-port', '0', '--spool-dir', '/dev/null/spool']);
+    assert.equal((await badDir.exited).code, 1);
+    assert.match(badDir.stderr.join('\n'), /cannot open --spool-dir \/dev\/null\/spool: ENOTDIR/);
+  });
+
   it('says which port is taken', async () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

@@ -32,8 +32,10 @@ before(async () => {
   kinesis = await startLocalKinesis('observed', 2);
   // Some throttled entries, so that the per-shard throttle series exist.
   proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0.2, entryErrorCodes: ['ProvisionedThroughputExceededException'], failRequests: 0 });
-  gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'observed', '--linger-ms', '10', '--aggregation-max-bytes', '4KiB']);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'prometheus-'));
+  // With the disk spool, so that its series carry real values.
+  gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'observed', '--linger-ms', '10', '--aggregation-max-bytes', '4KiB',
+    '--durability', 'disk', '--spool-dir', path.join(dir, 'spool')]);
   writeFileSync(path.join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: gateway\n    static_configs:\n      - targets: ['127.0.0.1:${gateway.adminPort}']\n`);
   const port = await freePort();
   prometheusUrl = `http://127.0.0.1:${port}`;
@@ -41,7 +43,10 @@ before(async () => {
   prometheus.once('error', (err) => assert.fail(`cannot run prometheus (apt-get install -y prometheus): ${err.message}`));
   // Steady load while Prometheus takes several scrapes, so every rate() has two samples.
   const until = Date.now() + 8000;
-  while (Date.now() < until) await sendEvents(gateway, 200, { perRequest: 10, concurrency: 2 });
+  while (Date.now() < until) {
+    await sendEvents(gateway, 200, { perRequest: 10, concurrency: 2 });
+    await fetch(gateway.url('/v1/events?ack=stream'), { method: 'POST', body: '{"stream":true}', headers: { 'content-type': 'application/json' } });
+  }
   for (let waited = 0; ; waited += 500) {
     try {
       const up = await query('up{job="gateway"} == 1');
@@ -68,7 +73,7 @@ describe('metrics in a real Prometheus', () => {
 
   it('the dashboard has the panels operators need, on its datasource and instance variables', () => {
     const titles = dashboard.panels.map((p: { title: string }) => p.title).join('\n');
-    for (const wanted of [/Ingest rate/, /Request latency/, /Rejected/, /Ring fill/, /PutRecords/, /Throttles by shard/, /Retries/, /Delivery latency/, /Dead-lettered/, /Event-loop lag/, /Memory/, /CPU/]) {
+    for (const wanted of [/Ingest rate/, /Request latency/, /Rejected/, /Ring fill/, /PutRecords/, /Throttles by shard/, /Retries/, /Delivery latency/, /Dead-lettered/, /Event-loop lag/, /Memory/, /CPU/, /Spool size/, /Acknowledgements by promise/, /Stream acknowledgement waits/]) {
       assert.match(titles, wanted);
     }
     assert.deepEqual(dashboard.templating.list.map((v: { name: string }) => v.name), ['datasource', 'instance']);

@@ -1,5 +1,6 @@
 // Sending known events and waiting for the gateway to have shipped them.
 
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { post, type Gateway } from './processes';
 
@@ -36,5 +37,69 @@ export async function waitUntilShipped(gateway: Gateway, timeoutMs = 60_000): Pr
     if (metricValue(text, 'gateway_ring_used_bytes') === 0) return text;
     if (Date.now() > deadline) throw new Error(`the ring is still not empty after ${timeoutMs} ms`);
     await sleep(100);
+  }
+}
+
+export interface SteadyLoad {
+  /** Acknowledged (2xx) seqs, with the time of their answer. */
+  readonly acknowledged: Map<number, number>;
+  /** Answers by status; `error` counts requests that got no answer (connection refused or reset). */
+  readonly statuses: Map<number | 'error', number>;
+  /** Stops sending and waits for the requests in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Sends NDJSON requests of `perRequest` events from `concurrency` senders, each pausing `pauseMs`
+ * between requests, until stopped. A sender carries on after a request fails.
+ */
+export function steadyLoad(url: string, options: { perRequest?: number; concurrency?: number; pauseMs?: number; pad?: number } = {}): SteadyLoad {
+  const { perRequest = 20, concurrency = 4, pauseMs = 0, pad = 0 } = options;
+  const acknowledged = new Map<number, number>();
+  const statuses = new Map<number | 'error', number>();
+  const padding = 'p'.repeat(pad);
+  let next = 0;
+  let stopped = false;
+  const sender = async () => {
+    while (!stopped) {
+      const seqs = Array.from({ length: perRequest }, () => next++);
+      let status: number | 'error';
+      try {
+        const body = seqs.map((seq) => JSON.stringify(pad ? { seq, padding } : { seq })).join('\n');
+        status = (await post(url, body, { 'content-type': 'application/x-ndjson' })).status;
+      } catch {
+        status = 'error';
+        await sleep(50);
+      }
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      if (status === 200 || status === 202) for (const seq of seqs) acknowledged.set(seq, Date.now());
+      if (pauseMs > 0) await sleep(pauseMs);
+    }
+  };
+  const senders = Array.from({ length: concurrency }, sender);
+  return {
+    acknowledged,
+    statuses,
+    async stop() {
+      stopped = true;
+      await Promise.all(senders);
+    },
+  };
+}
+
+/** Resident memory of a process, from /proc. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]) * 1024;
+}
+
+/** Waits until the gateway holds nothing unshipped: the ring is empty and the spool is gone. */
+export async function waitUntilDrained(gateway: Gateway, timeoutMs = 120_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await metricsText(gateway);
+    if (metricValue(text, 'gateway_ring_used_bytes') === 0 && metricValue(text, 'gateway_spool_bytes') === 0) return text;
+    if (Date.now() > deadline) throw new Error(`the ring or the spool is still not empty after ${timeoutMs} ms`);
+    await sleep(200);
   }
 }

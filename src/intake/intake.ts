@@ -1,0 +1,113 @@
+// Taking a request's events: into the ring, the spool, or both, and deciding when the client may be
+// answered. The three promises (README, "Delivery guarantees"):
+//   memory: 202 once the events are in the ring (or, on overflow, written to the spool);
+//   disk:   202 once the events are group-committed to the spool;
+//   stream: 200 once Kinesis confirmed every event of the request.
+// Events always pass through the spool in order: while it holds events the ring has not taken,
+// new ones queue behind them there, never beside them in the ring.
+
+import { RequestError } from '../errors';
+import { EnvelopeWriter, type RequestMeta } from '../events/envelope';
+import type { EventSpans } from '../events/json-scan';
+import type { PartitionKeyRule } from '../events/partition-key';
+import type { CounterHandle } from '../metrics/shared-metrics';
+import type { BatchDescriptor, RingWriter } from '../ring/ring-writer';
+import type { Spool } from '../spool/spool';
+import type { StreamAcks } from './stream-acks';
+
+export type Durability = 'memory' | 'disk';
+
+export type Answer =
+  | { readonly status: 200 | 202; readonly accepted: number }
+  | { readonly status: 503; readonly error: RequestError };
+
+export interface IntakeCounters {
+  readonly eventsAccepted: CounterHandle;
+  readonly partitionKeyFallbacks: CounterHandle;
+  readonly acknowledged: Readonly<Record<'memory' | 'disk' | 'stream', CounterHandle>>;
+}
+
+export interface IntakeOptions {
+  readonly ring: RingWriter;
+  readonly spool: Spool | undefined;
+  readonly durability: Durability;
+  readonly acks: StreamAcks;
+  readonly keyRule: PartitionKeyRule;
+  readonly counters: IntakeCounters;
+}
+
+const IGNORE_COMMIT = (): void => undefined;
+
+export class Intake {
+  private readonly events: EnvelopeWriter;
+
+  constructor(private readonly options: IntakeOptions) {
+    this.events = new EnvelopeWriter(options.keyRule);
+  }
+
+  /**
+   * Takes every event of a request or none, and calls `answer` once the client may be told
+   * (at once, after the spool commit, or after Kinesis confirmed them). Throws a RequestError when
+   * the request is refused before anything was taken.
+   */
+  take(body: Uint8Array, spans: EventSpans, meta: RequestMeta, waitForStream: boolean, answer: (answer: Answer) => void): void {
+    const { ring, spool, durability, counters } = this.options;
+    const events = this.events;
+    events.plan(body, spans, meta, ring.capacity / 2);
+    const accepted = events.count;
+    const intoRing = (spool?.caughtUp ?? true) && ring.fits(events.sizes);
+    if (waitForStream) {
+      if (!intoRing) throw new RequestError('buffer_full', 'the gateway buffer is full (a stream acknowledgement needs room in memory, not the spool)');
+      if (spool && durability === 'disk' && !spool.hasRoom(events)) throw new RequestError('buffer_full', 'the gateway spool is full');
+      const firstSeq = spool && durability === 'disk' ? spool.append(events, true, IGNORE_COMMIT) : this.writeToRing();
+      this.counted(accepted);
+      this.options.acks.park(firstSeq, accepted, (outcome) => {
+        if (!outcome.timedOut && outcome.deadLettered === 0) {
+          counters.acknowledged.stream.inc(accepted);
+          return answer({ status: 200, accepted });
+        }
+        const rest = outcome.timedOut
+          ? 'the wait timed out; the rest are still queued and will be delivered (sending them again may duplicate them)'
+          : `${outcome.deadLettered} passed their TTL or were refused and are in the dead-letter file`;
+        answer({
+          status: 503,
+          error: new RequestError('not_confirmed', `${outcome.confirmed} of ${accepted} events were confirmed by Kinesis; ${rest}`,
+            { accepted, confirmed: outcome.confirmed, deadLettered: outcome.deadLettered }),
+        });
+      });
+      return;
+    }
+    if (!spool || (durability === 'memory' && intoRing)) {
+      if (!intoRing) throw new RequestError('buffer_full', 'the gateway buffer is full');
+      this.writeToRing();
+      this.counted(accepted);
+      counters.acknowledged.memory.inc(accepted);
+      return answer({ status: 202, accepted });
+    }
+    if (!spool.writable) throw new RequestError('spool_unavailable', `the spool cannot be written (${spool.failureReason}); nothing was accepted`);
+    if (!spool.hasRoom(events)) throw new RequestError('buffer_full', 'the gateway buffer and its spool are full');
+    spool.append(events, intoRing, (error) => {
+      if (error) return answer({ status: 503, error: new RequestError('spool_unavailable', `the spool cannot be written (${error.message}); the events are not acknowledged`) });
+      counters.acknowledged[durability].inc(accepted);
+      answer({ status: 202, accepted });
+    });
+    this.counted(accepted);
+  }
+
+  /** A ring batch was settled by the shipper. */
+  settled(batch: BatchDescriptor, deadLettered: readonly number[]): void {
+    this.options.acks.settle(batch.firstSeq, batch.count, deadLettered);
+    this.options.spool?.settle(batch.firstSeq, batch.count);
+  }
+
+  private writeToRing(): number {
+    const firstSeq = this.options.ring.nextSeq;
+    this.events.write(this.options.ring);
+    return firstSeq;
+  }
+
+  private counted(accepted: number): void {
+    this.options.counters.eventsAccepted.inc(accepted);
+    if (this.events.keyFallbacks > 0) this.options.counters.partitionKeyFallbacks.inc(this.events.keyFallbacks);
+  }
+}

@@ -1,0 +1,243 @@
+// Delivery guarantees end to end: stream acknowledgements, the disk spool through crashes, outages,
+// damage and a full disk, and a worker that dies mid-batch. Kinesis is a separate local-kinesis
+// process (it outlives the gateways), reached directly or through the fault proxy.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ENTRY_HEADER_BYTES } from '../../src/spool/spool-format';
+import { startFaultProxy } from '../support/fault-proxy';
+import { entryOffsets } from '../support/spool-files';
+import { metricsText, metricValue, sendEvents, steadyLoad, waitUntilDrained, waitUntilShipped } from '../support/load';
+import { post, startGateway, startLocalKinesis, tapStream, type Envelope } from '../support/processes';
+
+function tempDir(name: string): string {
+  return path.join(mkdtempSync(path.join(os.tmpdir(), 'durability-')), name);
+}
+
+/** How many times each seq is on the stream. */
+function countBySeq(envelopes: Envelope[]): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const e of envelopes) counts.set(e.event.seq as number, (counts.get(e.event.seq as number) ?? 0) + 1);
+  return counts;
+}
+
+function missingFrom(onStream: Map<number, number>, acknowledged: Iterable<number>): number[] {
+  return [...acknowledged].filter((seq) => !onStream.has(seq));
+}
+
+function duplicates(onStream: Map<number, number>): number {
+  let extra = 0;
+  for (const n of onStream.values()) extra += n - 1;
+  return extra;
+}
+
+describe('?ack=stream', () => {
+  it('answers 200 only when every event of the request is on the stream, and says how many were when not', async (t: TestContext) => {
+    const kinesis = await startLocalKinesis('acks', 2);
+    const proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0.9, entryErrorCodes: ['ProvisionedThroughputExceededException'], failRequests: 0 });
+    const gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'acks', '--linger-ms', '10', '--record-ttl-ms', '1000', '--aggregation-max-bytes', '2KiB']);
+    try {
+      const answers: { seqs: number[]; status: number; body: Record<string, unknown> }[] = [];
+      let next = 0;
+      let plainAnswersWhileParked = 0;
+      const sender = async (i: number) => {
+        for (let r = 0; r < 12; r++) {
+          const seqs = Array.from({ length: 10 }, () => next++);
+          const body = seqs.map((seq) => JSON.stringify({ seq })).join('\n');
+          const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };
+          const url = i % 2 === 0 ? gateway.url('/v1/events?ack=stream') : gateway.url('/v1/events');
+          if (i % 2 === 1) headers['x-ack'] = 'stream';
+          const answer = await post(url, body, headers);
+          answers.push({ seqs, status: answer.status, body: answer.body });
+        }
+      };
+      const senders = Array.from({ length: 6 }, (_, i) => sender(i));
+      await sleep(300);
+      assert.ok(metricValue(await metricsText(gateway), 'gateway_ack_waiting_requests') > 0, 'requests are parked while Kinesis throttles');
+      // A parked request holds nothing up: a plain request is answered meanwhile.
+      const plain = await post(gateway.url('/v1/events'), JSON.stringify({ seq: -1 }));
+      if (plain.status === 202) plainAnswersWhileParked++;
+      await Promise.all(senders);
+      assert.equal(plainAnswersWhileParked, 1);
+
+      const onStream = countBySeq(await tapStream(kinesis.endpoint, 'acks'));
+      const ok = answers.filter((a) => a.status === 200);
+      const notConfirmed = answers.filter((a) => a.status === 503);
+      t.diagnostic(`${ok.length} answered 200, ${notConfirmed.length} answered 503; ${proxy.counts.entriesFailed} entries throttled`);
+      assert.equal(ok.length + notConfirmed.length, answers.length, `only 200 and 503: ${JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 503))}`);
+      assert.ok(ok.length > 0 && notConfirmed.length > 0, 'with 90% throttled and a 1 s TTL, some requests are confirmed and some are not');
+      for (const a of ok) {
+        assert.deepEqual(a.body, { accepted: 10 });
+        assert.deepEqual(missingFrom(onStream, a.seqs), [], 'a 200 means every event is on the stream');
+      }
+      for (const a of notConfirmed) {
+        assert.equal(a.body.error, 'not_confirmed');
+        const there = a.seqs.filter((seq) => onStream.has(seq)).length;
+        assert.equal(a.body.confirmed, there, `the body says how many are on the stream: ${JSON.stringify(a.body)}`);
+        assert.equal(a.body.deadLettered, 10 - there);
+      }
+      const metrics = await metricsText(gateway);
+      assert.equal(metricValue(metrics, 'gateway_events_acknowledged_total{mode="stream"}'), ok.length * 10);
+      assert.ok(metricValue(metrics, 'gateway_ack_wait_seconds_count') >= answers.length);
+    } finally {
+      await gateway.kill('SIGKILL');
+      await proxy.close();
+      await kinesis.kill();
+    }
+  });
+
+  it('times out with 503, the confirmed count and Retry-After when Kinesis does not answer in time', async () => {
+    const kinesis = await startLocalKinesis('ack-timeout', 1);
+    const proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0, entryErrorCodes: [], failRequests: 0 });
+    const gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'ack-timeout', '--ack-timeout-ms', '700', '--linger-ms', '5']);
+    try {
+      proxy.faults.downUntil = Date.now() + 60_000;
+      const started = Date.now();
+      const answer = await post(gateway.url('/v1/events?ack=stream'), '[{"seq":1},{"seq":2}]');
+      assert.equal(answer.status, 503);
+      assert.equal(answer.headers.get('retry-after'), '1');
+      assert.deepEqual({ ...answer.body, message: undefined }, { error: 'not_confirmed', message: undefined, accepted: 2, confirmed: 0, deadLettered: 0 });
+      assert.match(answer.body.message as string, /timed out/);
+      assert.ok(Date.now() - started >= 650, 'it waited for the timeout');
+      proxy.faults.downUntil = 0;
+      const seqs = [...countBySeq(await tapStream(kinesis.endpoint, 'ack-timeout', 3)).keys()].sort();
+      assert.deepEqual(seqs, [1, 2], 'the events stayed queued and were delivered after all');
+    } finally {
+      await gateway.kill('SIGKILL');
+      await proxy.close();
+      await kinesis.kill();
+    }
+  });
+});
+
+describe('a worker that dies mid-batch', () => {
+  it('has its batch shipped by another worker: nothing is lost', async (t: TestContext) => {
+    const kinesis = await startLocalKinesis('crash', 2);
+    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'crash', '--linger-ms', '5'], { GATEWAY_TEST_CRASH_WORKER_EVERY: '3' });
+    try {
+      const acknowledged = await sendEvents(gateway, 3000, { perRequest: 25 });
+      const metrics = await waitUntilShipped(gateway);
+      assert.ok(metricValue(metrics, 'gateway_worker_task_failures_total') > 0, 'batches were handed over');
+      assert.ok(metricValue(metrics, 'gateway_worker_restarts_total') > 0, 'workers were restarted');
+      assert.equal(metricValue(metrics, 'gateway_workers'), 2);
+      const onStream = countBySeq(await tapStream(kinesis.endpoint, 'crash'));
+      t.diagnostic(`${metricValue(metrics, 'gateway_worker_task_failures_total')} batches handed over; ${duplicates(onStream)} duplicates from the halves shipped before the crashes`);
+      assert.deepEqual(missingFrom(onStream, acknowledged), []);
+      assert.ok(gateway.logs.some((l) => /exits mid-batch/.test(l.msg)), 'the hook did fire');
+    } finally {
+      await gateway.kill('SIGKILL');
+      await kinesis.kill();
+    }
+  });
+});
+
+describe('SIGKILL under load', () => {
+  it('--durability disk: after a restart on the same spool, every event that got a 2xx is on the stream', async (t: TestContext) => {
+    const kinesis = await startLocalKinesis('kill-disk', 2);
+    const spool = tempDir('spool');
+    const args = ['--kinesis-endpoint', kinesis.endpoint, '--stream', 'kill-disk', '--durability', 'disk', '--spool-dir', spool, '--linger-ms', '20'];
+    const first = await startGateway(args);
+    const load = steadyLoad(first.url('/v1/events'), { perRequest: 20, concurrency: 8 });
+    try {
+      await sleep(2500);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      await load.stop();
+      assert.ok(load.acknowledged.size > 1000, `${load.acknowledged.size} events acknowledged before the kill`);
+      assert.ok(readdirSync(spool).length > 0, 'the killed gateway left segments');
+      const second = await startGateway(args);
+      try {
+        const metrics = await waitUntilDrained(second);
+        const onStream = countBySeq(await tapStream(kinesis.endpoint, 'kill-disk'));
+        const replayed = metricValue(metrics, 'gateway_spool_replayed_events_total');
+        t.diagnostic(`${load.acknowledged.size} acknowledged; ${replayed} replayed after the restart; ${duplicates(onStream)} duplicates on the stream`);
+        assert.ok(replayed > 0);
+        assert.deepEqual(missingFrom(onStream, load.acknowledged.keys()), []);
+        assert.ok(second.logs.some((l) => /from an earlier run: replaying/.test(l.msg)));
+        assert.deepEqual(readdirSync(spool), [], 'the spool is empty once everything is confirmed');
+      } finally {
+        await second.kill('SIGKILL');
+      }
+    } finally {
+      await load.stop();
+      await first.kill('SIGKILL');
+      await kinesis.kill();
+    }
+  });
+
+  it('--durability memory: only the events not yet confirmed at the kill are lost (documented, not prevented)', async (t: TestContext) => {
+    const kinesis = await startLocalKinesis('kill-memory', 2);
+    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'kill-memory', '--linger-ms', '20']);
+    const load = steadyLoad(gateway.url('/v1/events'), { perRequest: 20, concurrency: 4, pauseMs: 5 });
+    try {
+      await sleep(2500);
+      const metrics = await metricsText(gateway);
+      const unconfirmed = metricValue(metrics, 'gateway_events_accepted_total') - metricValue(metrics, 'gateway_events_shipped_total');
+      const sampledAt = Date.now();
+      gateway.child.kill('SIGKILL');
+      await gateway.exited;
+      const killedAt = Date.now();
+      await load.stop();
+      const onStream = countBySeq(await tapStream(kinesis.endpoint, 'kill-memory'));
+      const lost = missingFrom(onStream, load.acknowledged.keys());
+      const acknowledgedSinceSample = [...load.acknowledged.values()].filter((at) => at >= sampledAt).length;
+      const oldestLostMs = Math.max(0, ...lost.map((seq) => killedAt - load.acknowledged.get(seq)!));
+      t.diagnostic(`${load.acknowledged.size} acknowledged, ${lost.length} lost (${unconfirmed} were unconfirmed just before the kill); the oldest lost one was acknowledged ${oldestLostMs} ms before it`);
+      assert.ok(lost.length <= unconfirmed + acknowledgedSinceSample, 'what is lost is what was still in the buffer');
+      assert.ok(oldestLostMs < 2000, 'nothing that had time to ship is lost');
+    } finally {
+      await load.stop();
+      await gateway.kill('SIGKILL');
+      await kinesis.kill();
+    }
+  });
+});
+
+
+describe('a damaged spool', () => {
+  it('is reported at start, and only the damaged entries are skipped', async () => {
+    const kinesis = await startLocalKinesis('damaged', 1);
+    const proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0, entryErrorCodes: [], failRequests: 0 });
+    const spool = tempDir('spool');
+    const first = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'damaged', '--durability', 'disk', '--spool-dir', spool]);
+    try {
+      proxy.faults.downUntil = Date.now() + 600_000; // nothing ships: the spool keeps all 200
+      // One sender: entry i of the spool holds seq i.
+      const acknowledged = await sendEvents(first, 200, { perRequest: 10, concurrency: 1 });
+      assert.equal(acknowledged.length, 200);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const files = readdirSync(spool).sort().map((name) => path.join(spool, name));
+      const entries = files.flatMap((file) => entryOffsets(file).map((at) => ({ file, at })));
+      assert.equal(entries.length, 200);
+      const damaged = entries[50];
+      const bytes = readFileSync(damaged.file);
+      bytes[damaged.at + ENTRY_HEADER_BYTES + 40] ^= 0x20;
+      writeFileSync(damaged.file, bytes);
+      const last = files[files.length - 1];
+      truncateSync(last, readFileSync(last).length - 3); // a torn tail
+
+      const second = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'damaged', '--durability', 'disk', '--spool-dir', spool]);
+      try {
+        const metrics = await waitUntilDrained(second);
+        assert.equal(metricValue(metrics, 'gateway_spool_corrupt_entries_total'), 2);
+        assert.equal(metricValue(metrics, 'gateway_spool_replayed_events_total'), 198);
+        const reported = second.logs.filter((l) => /^replayed .*skipped \d+ damaged or torn entries$/.test(l.msg)).reduce((sum, l) => sum + (l.corruptEntries as number), 0);
+        assert.equal(reported, 2, 'the start reports what it skipped');
+        const onStream = countBySeq(await tapStream(kinesis.endpoint, 'damaged'));
+        assert.deepEqual(acknowledged.filter((seq) => !onStream.has(seq)), [50, 199], 'only the flipped entry and the torn last one are lost');
+        assert.equal(onStream.size, 198);
+      } finally {
+        await second.kill('SIGKILL');
+      }
+    } finally {
+      await first.kill('SIGKILL');
+      await proxy.close();
+      await kinesis.kill();
+    }
+  });
+});
