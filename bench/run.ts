@@ -9,7 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startFaultProxy } from '../test/support/fault-proxy';
 import { startGateway, startLocalKinesis, tapStream, type Gateway } from '../test/support/processes';
 import { runAggregation, type AggregationRun } from './aggregation';
 
@@ -200,12 +199,12 @@ interface IsolationRun {
 async function runIsolation(rate: number, repetition: number): Promise<IsolationRun> {
   const stream = `bench-isolation-${repetition}`;
   const kinesis = await startLocalKinesis(stream, 16);
-  const proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0, entryErrorCodes: [], failRequests: 0 });
-  const target = await startGatewayTarget(stream, proxy.endpoint);
+  const proxy = await startChild('slow-proxy-server.js', [kinesis.endpoint]);
+  const target = await startGatewayTarget(stream, `http://127.0.0.1:${proxy.port}`);
   const scenario = SCENARIOS.find((s) => s.name === 'single')!;
   try {
     const healthy = await measure(scenario, { ...target, stream: undefined }, rate);
-    proxy.faults.latencyMs = 2000;
+    process.kill(proxy.pid, 'SIGUSR2'); // from now on every Kinesis call takes 2 s longer
     let ringFullAfterS: number | null = null;
     const started = Date.now();
     const polling = (async () => {
@@ -227,7 +226,7 @@ async function runIsolation(rate: number, repetition: number): Promise<Isolation
     };
   } finally {
     await target.stop();
-    await proxy.close();
+    await proxy.stop();
     await kinesis.kill();
   }
 }
@@ -261,7 +260,17 @@ function chart(rows: { name: string; eventsPerMin: number; p99Ms: number }[]): s
     + `<text x="${ref}" y="${height - 2}" fill="#e45756" text-anchor="middle">100,000/min</text></svg>\n`;
 }
 
+function printIsolation(run: IsolationRun, repetition: number): void {
+  process.stderr.write(`isolation #${repetition + 1}: ${run.rate} req/s, p99 healthy ${run.healthyP99Ms} ms, with 2 s Kinesis latency ${run.slowKinesisP99Ms} ms (${run.p99Ratio.toFixed(2)}x), ${run.errors} errors, ring full after ${run.ringFullAfterS ?? 'never'} s, delivered ${run.delivered} of ${run.acknowledged}\n`);
+}
+
 async function main(): Promise<void> {
+  // --isolation-only <req/s>: just the isolation runs at that rate, no report (to compare shipper changes).
+  const isolationOnly = process.argv.indexOf('--isolation-only');
+  if (isolationOnly >= 0) {
+    for (let r = 0; r < REPETITIONS; r++) printIsolation(await runIsolation(Number(process.argv[isolationOnly + 1]), r), r);
+    return;
+  }
   const aggregation: AggregationRun[] = [];
   for (const mode of ['random', 'field'] as const) {
     for (let r = 0; r < REPETITIONS; r++) {
@@ -284,7 +293,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < REPETITIONS; r++) {
     const run = await runIsolation(Math.round(med('single', 'requestsPerS') / 2), r);
     isolation.push(run);
-    process.stderr.write(`isolation #${r + 1}: ${run.rate} req/s, p99 healthy ${run.healthyP99Ms} ms, with 2 s Kinesis latency ${run.slowKinesisP99Ms} ms (${run.p99Ratio.toFixed(2)}x), ${run.errors} errors, ring full after ${run.ringFullAfterS ?? 'never'} s, delivered ${run.delivered} of ${run.acknowledged}\n`);
+    printIsolation(run, r);
   }
   const aggregationOf = (mode: string) => aggregation.filter((a) => a.mode === mode);
   const aggregationRatio = median(aggregationOf('random').map((a) => a.ratio));

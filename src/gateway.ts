@@ -95,16 +95,19 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   // Keys taken from a field are there to keep each key's events in order: ship in order then.
   const ordered = config.partitionKey !== 'random';
   const ringBuffer = createRingBuffer(config.ringBytes);
+  const limits = batchLimits(config);
   // Batches are published only after start-up, so the writer may refer to the shipper made below.
   const writer = new RingWriter(
     ringBuffer,
-    batchLimits(config),
+    limits,
     (batch) => shipper.ship(batch),
   );
   const shipper = new Shipper({
     workers: config.workers,
     batchesPerWorker: config.batchesPerWorker,
     ordered,
+    maxTaskRecords: limits.maxRecords,
+    maxTaskBytes: limits.maxBytes,
     log,
     onConfirmed: (batch, deadLettered) => {
       writer.release(batch);
