@@ -21,7 +21,8 @@ describe('retries', () => {
       entryErrorCodes: ['ProvisionedThroughputExceededException', 'InternalFailure'],
       failRequests: 0.1,
     });
-    const gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'retry', '--linger-ms', '10', '--aggregation', aggregation, '--record-ttl-ms', '300000']);
+    // Enough slots that batches rarely wait to be shipped together: many calls, so many chances to fail.
+    const gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'retry', '--linger-ms', '10', '--aggregation', aggregation, '--record-ttl-ms', '300000', '--batches-per-worker', '64']);
     try {
       let seq = 0;
       for (let request = 0; request < 100; request++) {
