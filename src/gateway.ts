@@ -54,6 +54,22 @@ function batchLimits(config: ServeConfig): BatchLimits {
   return { maxRecords: 100_000, maxBytes: Math.floor(MAX_BYTES_PER_REQUEST * 0.8), lingerMs: config.lingerMs };
 }
 
+/** The spool of --spool-dir, with the segments an earlier run left; none without the option. */
+function openSpool(config: ServeConfig, ring: RingWriter, metrics: SharedMetrics, log: Logger): Spool | undefined {
+  if (!config.spoolDir) return undefined;
+  return new Spool({
+    dir: config.spoolDir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes, commitMs: config.spoolCommitMs, ring, log,
+    counters: {
+      spilledEvents: metrics.counter(METRICS.spoolSpilled),
+      replayedEvents: metrics.counter(METRICS.spoolReplayed),
+      corruptEntries: metrics.counter(METRICS.spoolCorrupt),
+      commitsOk: metrics.counter(METRICS.spoolCommits, 'ok'),
+      commitsFailed: metrics.counter(METRICS.spoolCommits, 'error'),
+      commitDuration: metrics.histogram(METRICS.spoolCommitDuration),
+    },
+  });
+}
+
 export async function serve(config: ServeConfig, log: Logger): Promise<RunningGateway> {
   const nativeUws = NATIVE_UWS;
   if (!nativeUws && !config.allowUwsFallback) throw new StartupError(uwsFallbackProblem());
@@ -123,24 +139,12 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     },
   });
   let spool: Spool | undefined;
-  if (config.spoolDir) {
-    try {
-      spool = new Spool({
-        dir: config.spoolDir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes, commitMs: config.spoolCommitMs, ring: writer, log,
-        counters: {
-          spilledEvents: metrics.counter(METRICS.spoolSpilled),
-          replayedEvents: metrics.counter(METRICS.spoolReplayed),
-          corruptEntries: metrics.counter(METRICS.spoolCorrupt),
-          commitsOk: metrics.counter(METRICS.spoolCommits, 'ok'),
-          commitsFailed: metrics.counter(METRICS.spoolCommits, 'error'),
-          commitDuration: metrics.histogram(METRICS.spoolCommitDuration),
-        },
-      });
-    } catch (err) {
-      await shipper.close();
-      localKinesis?.stop();
-      throw new StartupError(`cannot open --spool-dir ${config.spoolDir}: ${(err as Error).message}`);
-    }
+  try {
+    spool = openSpool(config, writer, metrics, log);
+  } catch (err) {
+    await shipper.close();
+    localKinesis?.stop();
+    throw new StartupError(`cannot open --spool-dir ${config.spoolDir}: ${(err as Error).message}`);
   }
   const acks = new StreamAcks(config.ackTimeoutMs, metrics.histogram(METRICS.ackWait));
   const intake = new Intake({

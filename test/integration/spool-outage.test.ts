@@ -51,8 +51,9 @@ describe('Kinesis down for 60 s under steady load, --durability disk', () => {
       assert.ok(acknowledgedDuring > 100_000, 'the gateway kept acknowledging through the outage');
       assert.deepEqual([...load.statuses.keys()], [202], 'every request was acknowledged');
       assert.ok(readyThroughout, '/readyz stayed 200: the spool had room');
-      assert.ok(spoolPeak > 64 * MiB, 'the events went to disk');
-      assert.ok(rssPeak - rssBefore < 48 * MiB, `memory stays bounded: RSS grew by ${((rssPeak - rssBefore) / MiB).toFixed(1)} MiB while the spool grew by ${(spoolPeak / MiB).toFixed(1)} MiB`);
+      const rssGrowth = rssPeak - rssBefore;
+      assert.ok(spoolPeak > 32 * MiB, 'the events went to disk');
+      assert.ok(rssGrowth < 48 * MiB && rssGrowth * 2 < spoolPeak, `memory stays bounded: RSS grew by ${(rssGrowth / MiB).toFixed(1)} MiB while the spool grew by ${(spoolPeak / MiB).toFixed(1)} MiB`);
       assert.ok(metricValue(after, 'gateway_spool_spilled_events_total') > 100_000);
 
       gateway.child.kill('SIGINT');
