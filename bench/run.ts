@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGateway, startLocalKinesis, tapStream, type Gateway } from '../test/support/processes';
+import { waitUntilShipped } from '../test/support/load';
+import { startGateway, startLocalKinesis, tapStream } from '../test/support/processes';
 import { runAggregation, type AggregationRun } from './aggregation';
 
 const quick = process.argv.includes('--quick');
@@ -105,7 +106,7 @@ async function startGatewayTarget(stream: string, kinesisEndpoint?: string, extr
   return {
     url: gateway.url(''),
     pid: gateway.child.pid!,
-    stream: { endpoint: gateway.kinesisEndpoint, name: stream, drained: () => drained(gateway, 600_000) },
+    stream: { endpoint: gateway.kinesisEndpoint, name: stream, drained: () => waitUntilShipped(gateway, 600_000).then(() => true, () => false) },
     metricsUrl: gateway.adminUrl('/metrics'),
     stop: async () => void (await gateway.kill('SIGINT')),
   };
@@ -122,17 +123,6 @@ const SCENARIOS: Scenario[] = [
   { name: 'seed-design', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: startSeedDesign },
   { name: 'pixel', method: 'GET', path: '/v1/pixel.gif?e=page_view&url=%2Fproducts%2F123&ref=home&screen=1920x1080', eventsPerRequest: 1, start: (stream) => startGatewayTarget(stream) },
 ];
-
-/** Nothing left to ship: the ring is empty, and so is the spool (0 without one). */
-async function drained(gateway: Gateway, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const text = await (await fetch(gateway.adminUrl('/metrics'))).text();
-    if (/^gateway_ring_used_bytes 0$/m.test(text) && /^gateway_spool_bytes 0$/m.test(text)) return true;
-    await sleep(200);
-  }
-  return false;
-}
 
 async function load(target: Target, scenario: Scenario, overallRate?: number) {
   return autocannon({

@@ -3,15 +3,14 @@
 // process (it outlives the gateways), reached directly or through the fault proxy.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ENTRY_HEADER_BYTES } from '../../src/spool/spool-format';
 import { startFaultProxy } from '../support/fault-proxy';
-import { entryOffsets } from '../support/spool-files';
-import { metricsText, metricValue, sendEvents, steadyLoad, waitUntilDrained, waitUntilShipped } from '../support/load';
+import { flipRecordByte, spoolEntries, tearTail } from '../support/spool-files';
+import { metricsText, metricValue, sendEvents, steadyLoad, waitUntilShipped } from '../support/load';
 import { post, startGateway, startLocalKinesis, tapStream, type Envelope } from '../support/processes';
 
 function tempDir(name: string): string {
@@ -151,7 +150,7 @@ describe('SIGKILL under load', () => {
       assert.ok(readdirSync(spool).length > 0, 'the killed gateway left segments');
       const second = await startGateway(args);
       try {
-        const metrics = await waitUntilDrained(second);
+        const metrics = await waitUntilShipped(second, 120_000);
         const onStream = countBySeq(await tapStream(kinesis.endpoint, 'kill-disk'));
         const replayed = metricValue(metrics, 'gateway_spool_replayed_events_total');
         t.diagnostic(`${load.acknowledged.size} acknowledged; ${replayed} replayed after the restart; ${duplicates(onStream)} duplicates on the stream`);
@@ -211,19 +210,14 @@ describe('a damaged spool', () => {
       assert.equal(acknowledged.length, 200);
       first.child.kill('SIGKILL');
       await first.exited;
-      const files = readdirSync(spool).sort().map((name) => path.join(spool, name));
-      const entries = files.flatMap((file) => entryOffsets(file).map((at) => ({ file, at })));
+      const { files, entries } = spoolEntries(spool);
       assert.equal(entries.length, 200);
-      const damaged = entries[50];
-      const bytes = readFileSync(damaged.file);
-      bytes[damaged.at + ENTRY_HEADER_BYTES + 40] ^= 0x20;
-      writeFileSync(damaged.file, bytes);
-      const last = files[files.length - 1];
-      truncateSync(last, readFileSync(last).length - 3); // a torn tail
+      flipRecordByte(entries[50], 40, 0x20);
+      tearTail(files[files.length - 1], 3);
 
       const second = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'damaged', '--durability', 'disk', '--spool-dir', spool]);
       try {
-        const metrics = await waitUntilDrained(second);
+        const metrics = await waitUntilShipped(second, 120_000);
         assert.equal(metricValue(metrics, 'gateway_spool_corrupt_entries_total'), 2);
         assert.equal(metricValue(metrics, 'gateway_spool_replayed_events_total'), 198);
         const reported = second.logs.filter((l) => /^replayed .*skipped \d+ damaged or torn entries$/.test(l.msg)).reduce((sum, l) => sum + (l.corruptEntries as number), 0);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFaultProxy } from '../support/fault-proxy';
-import { metricsText, metricValue, rssBytes, steadyLoad, waitUntilDrained } from '../support/load';
+import { metricsText, metricValue, rssBytes, steadyLoad, waitUntilShipped } from '../support/load';
 import { post, startGateway, startLocalKinesis, tapStream } from '../support/processes';
 
 const MiB = 1024 * 1024;
@@ -43,7 +43,7 @@ describe('Kinesis down for 60 s under steady load, --durability disk', () => {
       const acknowledgedDuring = load.acknowledged.size - acknowledgedAtStart;
       await sleep(3000); // recovery, still under load
       await load.stop();
-      const after = await waitUntilDrained(gateway, 180_000);
+      const after = await waitUntilShipped(gateway, 180_000);
       const onStream = new Set((await tapStream(kinesis.endpoint, 'outage')).map((e) => e.event.seq as number));
       const missing = [...load.acknowledged.keys()].filter((seq) => !onStream.has(seq));
       t.diagnostic(`${acknowledgedDuring} events acknowledged during the outage; spool ${(spoolPeak / MiB).toFixed(1)} MiB at its end; RSS ${(rssBefore / MiB).toFixed(1)} → peak ${(rssPeak / MiB).toFixed(1)} MiB; statuses ${JSON.stringify([...load.statuses])}`);
@@ -110,7 +110,7 @@ describe('a full disk', () => {
       assert.equal(metricValue(await metricsText(gateway), 'gateway_spool_writable'), 1);
       await gateway.waitForLog((l) => l.msg === 'the spool is writable again', 1000);
 
-      await waitUntilDrained(gateway);
+      await waitUntilShipped(gateway, 120_000);
       const onStream = new Set((await tapStream(kinesis.endpoint, 'disk-full')).map((e) => e.event.seq as number));
       assert.deepEqual(acknowledged.filter((seq) => !onStream.has(seq)), [], 'every acknowledged event is on the stream');
     } finally {

@@ -2,7 +2,7 @@
 // the test, which settles the published batches when it chooses.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,9 +16,8 @@ import { SharedMetrics } from '../../src/metrics/shared-metrics';
 import { createRingBuffer, RingViews } from '../../src/ring/ring-layout';
 import { readBatch } from '../../src/ring/ring-reader';
 import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
-import { ENTRY_HEADER_BYTES } from '../../src/spool/spool-format';
 import { Spool } from '../../src/spool/spool';
-import { entryOffsets } from '../support/spool-files';
+import { flipRecordByte, spoolEntries, tearTail } from '../support/spool-files';
 
 const meta = { receivedAt: 1_700_000_000_000, ip: '198.51.100.1', userAgent: 'test', path: '/v1/events' };
 
@@ -131,18 +130,13 @@ describe('spool', () => {
     }
     assert.ok(first.answers.every((a) => a.status === 202));
     await first.spool.close(); // nothing was shipped: a crash now must lose nothing
-    const segments = readdirSync(dir).sort().map((name) => path.join(dir, name));
+    const { files: segments, entries } = spoolEntries(dir);
     assert.ok(segments.length >= 2, `the 4 KiB segment size rolls segments: ${segments.length}`);
-    const entries = segments.flatMap((file) => entryOffsets(file).map((at) => ({ file, at })));
     assert.equal(entries.length, 100);
 
     // Flip a byte inside entry 40, and cut the last entry short as a crash mid-write would.
-    const damaged = entries[40];
-    const bytes = readFileSync(damaged.file);
-    bytes[damaged.at + ENTRY_HEADER_BYTES + 30] ^= 0x01;
-    writeFileSync(damaged.file, bytes);
-    const last = segments[segments.length - 1];
-    truncateSync(last, readFileSync(last).length - 5);
+    flipRecordByte(entries[40], 30, 0x01);
+    tearTail(segments[segments.length - 1], 5);
 
     const second = new Harness(dir, 'disk', 64 * 1024);
     second.spool.refill();

@@ -29,13 +29,16 @@ export function metricValue(text: string, series: string): number {
   return line ? Number(line.split(' ')[1]) : 0;
 }
 
-/** Waits until every acknowledged event is confirmed (or dead-lettered): the ring is empty. */
+/**
+ * Waits until every acknowledged event is confirmed (or dead-lettered): the ring is empty, and so is
+ * the spool (its gauge is 0 without one).
+ */
 export async function waitUntilShipped(gateway: Gateway, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const text = await metricsText(gateway);
-    if (metricValue(text, 'gateway_ring_used_bytes') === 0) return text;
-    if (Date.now() > deadline) throw new Error(`the ring is still not empty after ${timeoutMs} ms`);
+    if (metricValue(text, 'gateway_ring_used_bytes') === 0 && metricValue(text, 'gateway_spool_bytes') === 0) return text;
+    if (Date.now() > deadline) throw new Error(`the ring or the spool is still not empty after ${timeoutMs} ms`);
     await sleep(100);
   }
 }
@@ -91,15 +94,4 @@ export function steadyLoad(url: string, options: { perRequest?: number; concurre
 export function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]) * 1024;
-}
-
-/** Waits until the gateway holds nothing unshipped: the ring is empty and the spool is gone. */
-export async function waitUntilDrained(gateway: Gateway, timeoutMs = 120_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await metricsText(gateway);
-    if (metricValue(text, 'gateway_ring_used_bytes') === 0 && metricValue(text, 'gateway_spool_bytes') === 0) return text;
-    if (Date.now() > deadline) throw new Error(`the ring or the spool is still not empty after ${timeoutMs} ms`);
-    await sleep(200);
-  }
 }
