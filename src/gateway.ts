@@ -14,7 +14,7 @@ import { startLocalKinesis, type LocalKinesis } from './kinesis-local/local-kine
 import type { Logger } from './log';
 import { METRICS } from './metrics/metric-definitions';
 import { createRegistry } from './metrics/registry';
-import { Intake } from './intake/intake';
+import { Intake, intakeCounters } from './intake/intake';
 import { StreamAcks } from './intake/stream-acks';
 import { Spool } from './spool/spool';
 import { SharedMetrics } from './metrics/shared-metrics';
@@ -149,15 +149,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   const acks = new StreamAcks(config.ackTimeoutMs, metrics.histogram(METRICS.ackWait));
   const intake = new Intake({
     ring: writer, spool, durability: config.durability as 'memory' | 'disk', acks, keyRule: parsePartitionKeyRule(config.partitionKey),
-    counters: {
-      eventsAccepted: requestMetrics.eventsAccepted,
-      partitionKeyFallbacks: requestMetrics.partitionKeyFallbacks,
-      acknowledged: {
-        memory: metrics.counter(METRICS.eventsAcknowledged, 'memory'),
-        disk: metrics.counter(METRICS.eventsAcknowledged, 'disk'),
-        stream: metrics.counter(METRICS.eventsAcknowledged, 'stream'),
-      },
-    },
+    counters: intakeCounters(metrics),
   });
   const registry = createRegistry(metrics, {
     ringUsedBytes: () => writer.used,

@@ -7,7 +7,6 @@
 
 import { RequestError } from '../errors';
 import { dataOffset, keyOffset, recordBytes } from '../ring/ring-layout';
-import type { RingWriter } from '../ring/ring-writer';
 import { EVENT_ID_LENGTH, writeEventId } from './event-id';
 import type { EventSpans } from './json-scan';
 import { fieldPartitionKey, type PartitionKeyRule } from './partition-key';
@@ -144,22 +143,4 @@ export class EnvelopeWriter {
     }
     this.keys.fill(undefined);
   }
-}
-
-export interface WriteResult {
-  readonly accepted: number;
-  /** Events that lacked the --partition-key field and were given their id as key. */
-  readonly keyFallbacks: number;
-}
-
-/**
- * Writes every event of a request into the ring, or none: a request that does not fit whole is
- * refused before anything is written, so nothing of a rejected request reaches the stream.
- */
-export function writeEvents(body: Uint8Array, spans: EventSpans, meta: RequestMeta, ring: RingWriter, keyRule: PartitionKeyRule = RANDOM): WriteResult {
-  const writer = new EnvelopeWriter(keyRule);
-  writer.plan(body, spans, meta, ring.capacity / 2);
-  if (!ring.fits(writer.sizes)) throw new RequestError('buffer_full', 'the gateway buffer is full');
-  writer.write(ring);
-  return { accepted: writer.count, keyFallbacks: writer.keyFallbacks };
 }

@@ -123,15 +123,21 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   /**
    * Takes a request's events (throws a RequestError when refused) and calls `answer` when the client
    * may be told: at once, or later (after the spool commit, or Kinesis for a stream ack), then
-   * corked and only if the client is still there.
+   * corked and only if the client is still there. Only a deferred answer needs to hear of an abort:
+   * its handler replaces any the request had (the body is read by then).
    */
-  function take(res: HttpResponse, body: Uint8Array, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void, aborted: () => boolean): void {
-    let synchronous = true;
+  function take(res: HttpResponse, body: Uint8Array, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void): void {
+    let deferred = false;
+    let answered = false;
+    let aborted = false;
     intake.take(body, spans, { receivedAt: Date.now(), ip: facts.ip, userAgent: facts.userAgent, path }, waitForStream, (result) => {
-      if (synchronous) answer(result);
-      else if (!aborted()) res.cork(() => answer(result));
+      answered = true;
+      if (!deferred) answer(result);
+      else if (!aborted) res.cork(() => answer(result));
     });
-    synchronous = false;
+    if (answered) return;
+    deferred = true;
+    res.onAborted(() => (aborted = true));
   }
 
   function refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false): void {
@@ -148,7 +154,6 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     const lengthHeader = req.getHeader('content-length');
     const declaredLength = Number(lengthHeader || 0);
     const waitForStream = req.getHeader('x-ack').toLowerCase() === 'stream' || ACK_STREAM_QUERY.test(queryOf(req));
-    let aborted = false;
     // A refusal before the body is read closes the connection: its unread body must not be
     // mistaken for the next request.
     const refusal = admit(req, facts);
@@ -168,9 +173,6 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), started, facts, true);
     }
     readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, {
-      onAborted() {
-        aborted = true;
-      },
       onTimeout() {
         res.cork(() => refuse(res, new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), started, facts, true));
       },
@@ -188,7 +190,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
               if (answer.status === 503) return refuse(res, answer.error, started, facts);
               metrics.answerEvents(answer.status, started);
               sendJson(res, answer.status, `{"accepted":${answer.accepted}}`, { corsOrigin: facts.corsOrigin });
-            }, () => aborted);
+            });
           } catch (err) {
             if (err instanceof RequestError) return refuse(res, err, started, facts);
             log.error({ err }, 'unexpected error while taking events');
@@ -220,7 +222,6 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     const facts = factsOf(req, res);
     const query = queryOf(req);
     const refusal = admit(req, facts);
-    let aborted = false;
     const answerPixel = (answer?: Answer) => {
       if (answer?.status === 503) metrics.reject(answer.error.code);
       metrics.answer(PIXEL_PATH, 200);
@@ -232,8 +233,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       spans.clear();
       spans.starts.push(0);
       spans.ends.push(event.length);
-      res.onAborted(() => (aborted = true));
-      take(res, event, PIXEL_PATH, facts, false, answerPixel, () => aborted);
+      take(res, event, PIXEL_PATH, facts, false, answerPixel);
     } catch (err) {
       if (!(err instanceof RequestError)) log.error({ err }, 'unexpected error while taking a pixel event');
       metrics.reject(err instanceof RequestError ? err.code : 'internal');

@@ -9,8 +9,6 @@ export interface BodyCallbacks {
   onTooLarge(): void;
   /** The body did not arrive whole in time; the response must still be answered (res is valid). */
   onTimeout(): void;
-  /** The client went away; the response must not be touched after this. */
-  onAborted?(): void;
 }
 
 const INITIAL_CHUNKED_CAPACITY = 16 * 1024;
@@ -30,7 +28,6 @@ export function readBody(res: HttpResponse, declaredLength: number, maxBytes: nu
     aborted = true;
     buffer = undefined;
     clearTimeout(deadline);
-    callbacks.onAborted?.();
   });
   res.onData((chunk, isLast) => {
     if (aborted || refused) return;

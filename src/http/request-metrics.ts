@@ -9,8 +9,6 @@ export type Route = (typeof ROUTES)[number];
 export class RequestMetrics {
   private readonly answered = new Map<string, CounterHandle>();
   private readonly rejected = new Map<string, CounterHandle>();
-  readonly eventsAccepted: CounterHandle;
-  readonly partitionKeyFallbacks: CounterHandle;
   readonly corsRefused: CounterHandle;
   private readonly eventRequestDuration: HistogramHandle;
 
@@ -19,8 +17,6 @@ export class RequestMetrics {
       for (const status of STATUSES) this.answered.set(`${route} ${status}`, metrics.counter(METRICS.requests, route, status));
     }
     for (const reason of REJECT_REASONS) this.rejected.set(reason, metrics.counter(METRICS.eventsRejected, reason));
-    this.eventsAccepted = metrics.counter(METRICS.eventsAccepted);
-    this.partitionKeyFallbacks = metrics.counter(METRICS.partitionKeyFallbacks);
     this.corsRefused = metrics.counter(METRICS.corsRefused);
     this.eventRequestDuration = metrics.histogram(METRICS.requestDuration);
   }

@@ -10,7 +10,8 @@ import { RequestError } from '../errors';
 import { EnvelopeWriter, type RequestMeta } from '../events/envelope';
 import type { EventSpans } from '../events/json-scan';
 import type { PartitionKeyRule } from '../events/partition-key';
-import type { CounterHandle } from '../metrics/shared-metrics';
+import { METRICS } from '../metrics/metric-definitions';
+import type { CounterHandle, SharedMetrics } from '../metrics/shared-metrics';
 import type { BatchDescriptor, RingWriter } from '../ring/ring-writer';
 import type { Spool } from '../spool/spool';
 import type { StreamAcks } from './stream-acks';
@@ -25,6 +26,18 @@ export interface IntakeCounters {
   readonly eventsAccepted: CounterHandle;
   readonly partitionKeyFallbacks: CounterHandle;
   readonly acknowledged: Readonly<Record<'memory' | 'disk' | 'stream', CounterHandle>>;
+}
+
+export function intakeCounters(metrics: SharedMetrics): IntakeCounters {
+  return {
+    eventsAccepted: metrics.counter(METRICS.eventsAccepted),
+    partitionKeyFallbacks: metrics.counter(METRICS.partitionKeyFallbacks),
+    acknowledged: {
+      memory: metrics.counter(METRICS.eventsAcknowledged, 'memory'),
+      disk: metrics.counter(METRICS.eventsAcknowledged, 'disk'),
+      stream: metrics.counter(METRICS.eventsAcknowledged, 'stream'),
+    },
+  };
 }
 
 export interface IntakeOptions {

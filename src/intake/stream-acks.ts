@@ -17,14 +17,12 @@ export interface AckOutcome {
 class Waiter {
   settled = 0;
   deadLettered = 0;
-  done = false;
   timer: NodeJS.Timeout | undefined;
   readonly startedMs = performance.now();
   constructor(readonly accepted: number, readonly answer: (outcome: AckOutcome) => void) {}
 }
 
 export class StreamAcks {
-  private parked = 0;
   private readonly waiters = new Set<Waiter>();
   private readonly owners = new RecordOwners<Waiter>((waiter, settled, deadLettered) => {
     waiter.settled += settled;
@@ -36,13 +34,12 @@ export class StreamAcks {
 
   /** Requests waiting for Kinesis now. */
   get waiting(): number {
-    return this.parked;
+    return this.waiters.size;
   }
 
   /** Holds a request whose `count` events are ring records from `firstSeq` on. */
   park(firstSeq: number, count: number, answer: (outcome: AckOutcome) => void): void {
     const waiter = new Waiter(count, answer);
-    this.parked++;
     this.waiters.add(waiter);
     this.owners.assign(firstSeq, count, waiter);
     waiter.timer = setTimeout(() => this.finish(waiter, true), this.timeoutMs);
@@ -59,11 +56,8 @@ export class StreamAcks {
   }
 
   private finish(waiter: Waiter, timedOut: boolean): void {
-    if (waiter.done) return;
-    waiter.done = true;
+    if (!this.waiters.delete(waiter)) return; // answered already
     clearTimeout(waiter.timer);
-    this.parked--;
-    this.waiters.delete(waiter);
     this.waitSeconds.observe((performance.now() - waiter.startedMs) / 1000);
     waiter.answer({ accepted: waiter.accepted, confirmed: waiter.settled - waiter.deadLettered, deadLettered: waiter.deadLettered, timedOut });
   }

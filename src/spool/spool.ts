@@ -161,7 +161,7 @@ export class Spool {
   }
 
   hasRoom(events: EnvelopeWriter): boolean {
-    return this.totalBytes + events.total + events.count * ENTRY_HEADER_BYTES <= this.options.maxBytes;
+    return this.totalBytes + spooledBytes(events) <= this.options.maxBytes;
   }
 
   /**
@@ -171,7 +171,7 @@ export class Spool {
    */
   append(events: EnvelopeWriter, intoRing: boolean, answer: (error?: Error) => void): number {
     const staging = this.stagingBuffer();
-    staging.ensure(events.total + events.count * ENTRY_HEADER_BYTES);
+    staging.ensure(spooledBytes(events));
     const from = staging.used;
     events.write(staging);
     const bytes = staging.used - from;
@@ -212,8 +212,7 @@ export class Spool {
   async close(): Promise<void> {
     this.stopped = true;
     clearInterval(this.maintenance);
-    await this.flush();
-    if (this.active.size > 0) this.rollSegment();
+    if (this.active.size > 0) this.rollSegment(); // seals what is staged: it all belongs to the active segment
     await this.flush();
     this.deleteFinished();
     await Promise.all(this.deletions);
@@ -448,3 +447,8 @@ export class Spool {
 }
 
 const NONE: readonly number[] = [];
+
+/** What the planned events take in the spool: their records, each behind a marker and checksum. */
+function spooledBytes(events: EnvelopeWriter): number {
+  return events.total + events.count * ENTRY_HEADER_BYTES;
+}

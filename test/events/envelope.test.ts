@@ -1,16 +1,29 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RequestError } from '../../src/errors';
-import { writeEvents } from '../../src/events/envelope';
 import { EVENT_ID_LENGTH, writeEventId } from '../../src/events/event-id';
 import { EventSpans, scanEvents } from '../../src/events/json-scan';
 import { parsePartitionKeyRule } from '../../src/events/partition-key';
 import { createRingBuffer, RingViews } from '../../src/ring/ring-layout';
 import { readBatch } from '../../src/ring/ring-reader';
 import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
+import { Intake, intakeCounters } from '../../src/intake/intake';
+import { StreamAcks } from '../../src/intake/stream-acks';
+import { METRICS } from '../../src/metrics/metric-definitions';
+import { SharedMetrics } from '../../src/metrics/shared-metrics';
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const meta = { receivedAt: 1_700_000_000_123, ip: '203.0.113.7', userAgent: 'Mozilla/5.0 "quoted"', path: '/v1/events' };
+
+/** Takes a request's events into the ring as the gateway does without a spool: all or none, answered at once. */
+function takeIntoRing(ring: RingWriter, body: Uint8Array, spans: EventSpans, keyRule = 'random'): void {
+  const metrics = new SharedMetrics();
+  const intake = new Intake({
+    ring, spool: undefined, durability: 'memory', acks: new StreamAcks(1000, metrics.histogram(METRICS.ackWait)),
+    keyRule: parsePartitionKeyRule(keyRule), counters: intakeCounters(metrics),
+  });
+  intake.take(body, spans, meta, false, () => undefined);
+}
 
 function ingest(body: string, capacity = 64 * 1024, keyRule = 'random'): { envelopes: Record<string, unknown>[]; keys: string[]; raw: string[] } {
   const buffer = createRingBuffer(capacity);
@@ -19,7 +32,7 @@ function ingest(body: string, capacity = 64 * 1024, keyRule = 'random'): { envel
   const spans = new EventSpans();
   const bytes = Buffer.from(body);
   scanEvents(bytes, 'auto', 32, spans);
-  writeEvents(bytes, spans, meta, ring, parsePartitionKeyRule(keyRule));
+  takeIntoRing(ring, bytes, spans, keyRule);
   ring.closeBatch();
   const records = published.flatMap((b) => readBatch(new RingViews(buffer), b.start, b.end));
   const raw = records.map((r) => Buffer.from(r.data).toString());
@@ -82,7 +95,7 @@ describe('envelopes', () => {
     assert.throws(() => {
       for (;;) {
         before = ring.used;
-        writeEvents(body, spans, meta, ring);
+        takeIntoRing(ring, body, spans);
         requests++;
       }
     }, isBufferFull);
@@ -96,7 +109,7 @@ describe('envelopes', () => {
     const spans = new EventSpans();
     const body = Buffer.from(`{"a":1}\n{"big":"${'x'.repeat(1024 * 1024 - 100)}"}`);
     scanEvents(body, 'ndjson', 32, spans);
-    assert.throws(() => writeEvents(body, spans, meta, ring), (err: RequestError) => err.code === 'event_too_large' && /^event 1: /.test(err.message));
+    assert.throws(() => takeIntoRing(ring, body, spans), (err: RequestError) => err.code === 'event_too_large' && /^event 1: /.test(err.message));
     assert.equal(ring.used, 0);
   });
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventSpans, scanEvents } from '../../src/events/json-scan';
-import { Intake, type Answer, type Durability } from '../../src/intake/intake';
+import { Intake, intakeCounters, type Answer, type Durability } from '../../src/intake/intake';
 import { StreamAcks } from '../../src/intake/stream-acks';
 import { createLogger } from '../../src/log';
 import { METRICS } from '../../src/metrics/metric-definitions';
@@ -44,10 +44,7 @@ class Harness {
     });
     this.intake = new Intake({
       ring: this.ring, spool: this.spool, durability, acks: new StreamAcks(10_000, m.histogram(METRICS.ackWait)), keyRule: { kind: 'random' },
-      counters: {
-        eventsAccepted: m.counter(METRICS.eventsAccepted), partitionKeyFallbacks: m.counter(METRICS.partitionKeyFallbacks),
-        acknowledged: { memory: m.counter(METRICS.eventsAcknowledged, 'memory'), disk: m.counter(METRICS.eventsAcknowledged, 'disk'), stream: m.counter(METRICS.eventsAcknowledged, 'stream') },
-      },
+      counters: intakeCounters(m),
     });
   }
 
