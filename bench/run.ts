@@ -55,15 +55,28 @@ interface Run {
   errors: number;
   non2xx: number;
   cpuUsPerEvent: number;
+  /** The server's main thread (the event loop answering requests), percent of one core. */
+  mainThreadCpuPercent: number;
   loadGeneratorCpuPercent: number;
+  /** All cores, every process: at 100% the machine itself is the limit. */
+  machineCpuPercent: number;
   acknowledged: number;
   delivered?: number;
   deliveredEventsPerMin?: number;
 }
 
-function cpuSeconds(pid: number): number {
+/** CPU seconds of a process (all its threads), or of one thread with `/task/<tid>` appended to the pid. */
+function cpuSeconds(pid: number | string): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S; // utime + stime of all threads
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S; // utime + stime
+}
+
+/** Busy and total CPU seconds of the whole machine, all cores. */
+function machineCpuSeconds(): { busy: number; total: number } {
+  const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  const total = ticks.reduce((sum, t) => sum + t, 0);
+  const idle = ticks[3] + ticks[4]; // idle + iowait
+  return { busy: (total - idle) / CLOCK_TICKS_PER_S, total: total / CLOCK_TICKS_PER_S };
 }
 
 /** Starts a child that prints {"port":…} on its first line. */
@@ -133,11 +146,15 @@ async function load(target: Target, scenario: Scenario, overallRate?: number) {
 }
 
 async function measure(scenario: Scenario, target: Target, overallRate?: number): Promise<Run> {
+  const mainThread = `${target.pid}/task/${target.pid}`;
   const cpuBefore = cpuSeconds(target.pid);
+  const mainBefore = cpuSeconds(mainThread);
+  const machineBefore = machineCpuSeconds();
   const loadBefore = process.cpuUsage();
   const started = Date.now();
   const result = await load(target, scenario, overallRate);
   const loadCpu = process.cpuUsage(loadBefore);
+  const machineAfter = machineCpuSeconds();
   const acknowledged = result['2xx'] * scenario.eventsPerRequest;
   const run: Run = {
     requestsPerS: result.requests.average,
@@ -147,7 +164,9 @@ async function measure(scenario: Scenario, target: Target, overallRate?: number)
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     cpuUsPerEvent: ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / Math.max(1, acknowledged),
+    mainThreadCpuPercent: ((cpuSeconds(mainThread) - mainBefore) / result.duration) * 100,
     loadGeneratorCpuPercent: ((loadCpu.user + loadCpu.system) / 1000 / (result.duration * 1000)) * 100,
+    machineCpuPercent: ((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100,
     acknowledged,
   };
   if (target.stream) {
@@ -161,10 +180,10 @@ async function measure(scenario: Scenario, target: Target, overallRate?: number)
   return run;
 }
 
-async function runOnce(scenario: Scenario, repetition: number): Promise<Run> {
+async function runOnce(scenario: Scenario, repetition: number, rate?: number): Promise<Run> {
   const target = await scenario.start(`bench-${scenario.name}-${repetition}`);
   try {
-    return await measure(scenario, target);
+    return await measure(scenario, target, rate);
   } finally {
     await target.stop();
   }
@@ -254,6 +273,17 @@ function printIsolation(run: IsolationRun, repetition: number): void {
   process.stderr.write(`isolation #${repetition + 1}: ${run.rate} req/s, p99 healthy ${run.healthyP99Ms} ms, with 2 s Kinesis latency ${run.slowKinesisP99Ms} ms (${run.p99Ratio.toFixed(2)}x), ${run.errors} errors, ring full after ${run.ringFullAfterS ?? 'never'} s, delivered ${run.delivered} of ${run.acknowledged}\n`);
 }
 
+/** What limited ceiling and single, from their CPU figures: the harness shares the machine with the servers. */
+function ceilingBound(med: (name: string, key: keyof Run) => number): string {
+  const percent = (name: string, key: keyof Run) => `${Math.round(med(name, key))}%`;
+  const generator = med('ceiling', 'loadGeneratorCpuPercent') >= 95
+    ? `the load generator was at ${percent('ceiling', 'loadGeneratorCpuPercent')} of a core, so it, not the server, set the ceiling`
+    : `the load generator was at ${percent('ceiling', 'loadGeneratorCpuPercent')} of a core`;
+  return `What limited them: during ceiling ${generator} (the machine was ${percent('ceiling', 'machineCpuPercent')} busy); `
+    + `during single the machine was ${percent('single', 'machineCpuPercent')} busy, the gateway's main thread at ${percent('single', 'mainThreadCpuPercent')} `
+    + `and the load generator at ${percent('single', 'loadGeneratorCpuPercent')}: the gateway, its shipping threads, the local Kinesis and the load generator share ${os.cpus().length} cores.`;
+}
+
 async function main(): Promise<void> {
   // --isolation-only <req/s>: just the isolation runs at that rate, no report (to compare shipper changes).
   const isolationOnly = process.argv.indexOf('--isolation-only');
@@ -261,8 +291,14 @@ async function main(): Promise<void> {
     for (let r = 0; r < REPETITIONS; r++) printIsolation(await runIsolation(Number(process.argv[isolationOnly + 1]), r), r);
     return;
   }
+  // --only <scenario,…> [--rate <req/s>]: just those scenarios, no report, to compare request-path
+  // changes. At a fixed rate below the peak, CPU µs per event varies far less than the peak does.
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? process.argv[onlyAt + 1].split(',') : undefined;
+  const rateAt = process.argv.indexOf('--rate');
+  const rate = only && rateAt >= 0 ? Number(process.argv[rateAt + 1]) : undefined;
   const aggregation: AggregationRun[] = [];
-  for (const mode of ['random', 'field'] as const) {
+  for (const mode of only ? [] : (['random', 'field'] as const)) {
     for (let r = 0; r < REPETITIONS; r++) {
       const run = runAggregation(quick ? 100_000 : 1_000_000, mode);
       aggregation.push(run);
@@ -270,14 +306,15 @@ async function main(): Promise<void> {
     }
   }
   const results: Record<string, Run[]> = {};
-  for (const scenario of SCENARIOS) {
+  for (const scenario of SCENARIOS.filter((s) => !only || only.includes(s.name))) {
     results[scenario.name] = [];
     for (let r = 0; r < REPETITIONS; r++) {
-      const run = await runOnce(scenario, r);
+      const run = await runOnce(scenario, r, rate);
       results[scenario.name].push(run);
-      process.stderr.write(`${scenario.name} #${r + 1}: ${Math.round(run.requestsPerS)} req/s, ${Math.round(run.eventsPerS)} events/s, p99 ${run.p99Ms} ms, ${run.cpuUsPerEvent.toFixed(1)} µs CPU/event, delivered ${run.delivered ?? '-'} of ${run.acknowledged}\n`);
+      process.stderr.write(`${scenario.name} #${r + 1}: ${Math.round(run.requestsPerS)} req/s, ${Math.round(run.eventsPerS)} events/s, p99 ${run.p99Ms} ms, ${run.cpuUsPerEvent.toFixed(1)} µs CPU/event, main thread ${Math.round(run.mainThreadCpuPercent)}%, load generator ${Math.round(run.loadGeneratorCpuPercent)}%, machine ${Math.round(run.machineCpuPercent)}%, delivered ${run.delivered ?? '-'} of ${run.acknowledged}\n`);
     }
   }
+  if (only) return;
   const med = (name: string, key: keyof Run) => median(results[name].map((r) => Number(r[key] ?? 0)));
   const isolation: IsolationRun[] = [];
   for (let r = 0; r < REPETITIONS; r++) {
@@ -308,18 +345,20 @@ async function main(): Promise<void> {
     const uncounted = runs.map((r) => (r.delivered ?? 0) - r.acknowledged).join(', ');
     const delivered = runs[0].delivered === undefined ? 'n/a' : runs.every(deliveredAll) ? `all (+${uncounted} answered after the count stopped)` : 'MISSING';
     const perMin = runs[0].deliveredEventsPerMin === undefined ? 'n/a' : Math.round(med(name, 'deliveredEventsPerMin')).toLocaleString('en-US');
-    return `| ${name} | ${Math.round(med(name, 'requestsPerS')).toLocaleString('en-US')} ${spread(runs.map((r) => r.requestsPerS))} | ${Math.round(med(name, 'eventsPerS') * 60).toLocaleString('en-US')} | ${perMin} | ${med(name, 'p50Ms')} / ${med(name, 'p99Ms')} | ${med(name, 'errors') + med(name, 'non2xx')} | ${med(name, 'cpuUsPerEvent').toFixed(1)} | ${Math.round(med(name, 'loadGeneratorCpuPercent'))}% | ${delivered} |`;
+    return `| ${name} | ${Math.round(med(name, 'requestsPerS')).toLocaleString('en-US')} ${spread(runs.map((r) => r.requestsPerS))} | ${Math.round(med(name, 'eventsPerS') * 60).toLocaleString('en-US')} | ${perMin} | ${med(name, 'p50Ms')} / ${med(name, 'p99Ms')} | ${med(name, 'errors') + med(name, 'non2xx')} | ${med(name, 'cpuUsPerEvent').toFixed(1)} | ${Math.round(med(name, 'mainThreadCpuPercent'))}% | ${Math.round(med(name, 'loadGeneratorCpuPercent'))}% | ${Math.round(med(name, 'machineCpuPercent'))}% | ${delivered} |`;
   });
   const markdown = [
     `# Benchmark ${report.date}${quick ? ' (quick)' : ''}`,
     '',
     `Machine: ${machine}. autocannon in the harness process, ${CONNECTIONS} connections × pipelining ${PIPELINING}, ${DURATION_S} s per run, median of ${REPETITIONS} (± worst deviation).`,
     '',
-    '| scenario | requests/s | events/min accepted | events/min delivered | p50 / p99 ms | errors and non-2xx | gateway CPU µs/event | load generator CPU | acknowledged events on the stream |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | requests/s | events/min accepted | events/min delivered | p50 / p99 ms | errors and non-2xx | gateway CPU µs/event | server main thread CPU | load generator CPU | machine CPU (all cores) | acknowledged events on the stream |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
     `single ÷ ceiling: ${ratios.singleOverCeiling.toFixed(2)} (target ≥ 0.80). single ÷ seed-design: ${ratios.singleOverSeedDesign.toFixed(1)} (target ≥ 20). Reference: 100,000 events/min.`,
+    '',
+    ceilingBound(med),
     '',
     `Isolation: single at ${isolation[0].rate.toLocaleString('en-US')} req/s (half its peak), healthy, then with 2 s added to every Kinesis call: p99 ${median(isolation.map((i) => i.healthyP99Ms))} ms → ${median(isolation.map((i) => i.slowKinesisP99Ms))} ms (${ratios.isolationP99SlowOverHealthy.toFixed(2)}×, target ≤ 1.25×), ${median(isolation.map((i) => i.errors))} errors; the ring filled ${isolation.map((i) => (i.ringFullAfterS === null ? 'never' : `after ${i.ringFullAfterS.toFixed(1)} s`)).join(', ')}; every acknowledged event delivered: ${isolation.every((i) => i.delivered >= i.acknowledged) ? 'yes' : 'NO'}.`,
     '',

@@ -16,7 +16,7 @@ import { METRICS } from './metrics/metric-definitions';
 import { createRegistry } from './metrics/registry';
 import { Intake, intakeCounters } from './intake/intake';
 import { StreamAcks } from './intake/stream-acks';
-import { Spool } from './spool/spool';
+import { Spool, spoolCounters } from './spool/spool';
 import { SharedMetrics } from './metrics/shared-metrics';
 import { createRingBuffer } from './ring/ring-layout';
 import { RingWriter, type BatchLimits } from './ring/ring-writer';
@@ -59,14 +59,7 @@ function openSpool(config: ServeConfig, ring: RingWriter, metrics: SharedMetrics
   if (!config.spoolDir) return undefined;
   return new Spool({
     dir: config.spoolDir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes, commitMs: config.spoolCommitMs, ring, log,
-    counters: {
-      spilledEvents: metrics.counter(METRICS.spoolSpilled),
-      replayedEvents: metrics.counter(METRICS.spoolReplayed),
-      corruptEntries: metrics.counter(METRICS.spoolCorrupt),
-      commitsOk: metrics.counter(METRICS.spoolCommits, 'ok'),
-      commitsFailed: metrics.counter(METRICS.spoolCommits, 'error'),
-      commitDuration: metrics.histogram(METRICS.spoolCommitDuration),
-    },
+    counters: spoolCounters(metrics), deadLetterFile: config.deadLetterFile,
   });
 }
 

@@ -94,7 +94,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   function factsOf(req: HttpRequest, res: HttpResponse): RequestFacts {
     const origin = req.getHeader('origin');
     return {
-      ip: clientIp(clientAddress(res), req.getHeader('x-forwarded-for'), options.trustProxyHops),
+      ip: clientIp(() => clientAddress(res), req.getHeader('x-forwarded-for'), options.trustProxyHops),
       userAgent: req.getHeader('user-agent'),
       origin,
       corsOrigin: admission.allowOrigin(origin),

@@ -17,10 +17,12 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { EnvelopeWriter, RecordSink } from '../events/envelope';
 import type { Logger } from '../log';
-import type { CounterHandle, HistogramHandle } from '../metrics/shared-metrics';
+import { METRICS } from '../metrics/metric-definitions';
+import type { CounterHandle, HistogramHandle, SharedMetrics } from '../metrics/shared-metrics';
 import { RecordOwners } from '../ring/record-owners';
-import { KEY_LENGTH_OFFSET, RECORD_HEADER_BYTES, RECORD_LENGTH_OFFSET } from '../ring/ring-layout';
+import { dataOffset, KEY_LENGTH_OFFSET, RECORD_HEADER_BYTES, RECORD_LENGTH_OFFSET } from '../ring/ring-layout';
 import type { RingWriter } from '../ring/ring-writer';
+import { appendDeadLetters } from '../shipper/dead-letter';
 import { checkEntry, ENTRY_HEADER_BYTES, MAX_RECORD_BYTES, nextMarker, sealEntry } from './spool-format';
 
 export interface SpoolCounters {
@@ -30,6 +32,20 @@ export interface SpoolCounters {
   readonly commitsOk: CounterHandle;
   readonly commitsFailed: CounterHandle;
   readonly commitDuration: HistogramHandle;
+  /** Events given up because they can never fit the ring (counted as `refused` dead letters). */
+  readonly deadLettered: CounterHandle;
+}
+
+export function spoolCounters(metrics: SharedMetrics): SpoolCounters {
+  return {
+    spilledEvents: metrics.counter(METRICS.spoolSpilled),
+    replayedEvents: metrics.counter(METRICS.spoolReplayed),
+    corruptEntries: metrics.counter(METRICS.spoolCorrupt),
+    commitsOk: metrics.counter(METRICS.spoolCommits, 'ok'),
+    commitsFailed: metrics.counter(METRICS.spoolCommits, 'error'),
+    commitDuration: metrics.histogram(METRICS.spoolCommitDuration),
+    deadLettered: metrics.counter(METRICS.deadLettered, 'refused'),
+  };
 }
 
 export interface SpoolOptions {
@@ -40,6 +56,8 @@ export interface SpoolOptions {
   readonly ring: RingWriter;
   readonly log: Logger;
   readonly counters: SpoolCounters;
+  /** Where a spooled event goes that can never fit the ring (it was spooled before --ring-bytes was lowered). */
+  readonly deadLetterFile: string;
 }
 
 const SEGMENT_NAME = /^segment-(\d{12})\.log$/;
@@ -278,9 +296,14 @@ export class Spool {
         at = nextMarker(bytes, at, end);
         continue;
       }
+      damagedSince = -1;
+      if (check.recordBytes > ring.capacity) {
+        this.giveUp(bytes, at + ENTRY_HEADER_BYTES);
+        at += ENTRY_HEADER_BYTES + check.recordBytes;
+        continue;
+      }
       this.oneSize[0] = check.recordBytes;
       if (!ring.fits(this.oneSize)) return { consumed: at, ringFull: true };
-      damagedSince = -1;
       const seq = ring.nextSeq;
       this.loadRecord(bytes, at + ENTRY_HEADER_BYTES);
       this.owners.assign(seq, 1, segment);
@@ -292,6 +315,18 @@ export class Spool {
       at += ENTRY_HEADER_BYTES + check.recordBytes;
     }
     return { consumed: at, ringFull: false };
+  }
+
+  /** A record larger than the whole ring would wait for room forever: its event is written to the dead-letter file instead. */
+  private giveUp(bytes: Buffer, record: number): void {
+    const size = bytes.readUInt32LE(record + RECORD_LENGTH_OFFSET);
+    const keyBytes = bytes.readUInt16LE(record + KEY_LENGTH_OFFSET);
+    appendDeadLetters(this.options.deadLetterFile, [bytes.subarray(dataOffset(record, keyBytes), record + size)]);
+    this.options.counters.deadLettered.inc();
+    this.options.log.error(
+      { recordBytes: size, ringBytes: this.options.ring.capacity, file: this.options.deadLetterFile },
+      `a spooled event of ${size} bytes can never fit the ${this.options.ring.capacity}-byte ring (was --ring-bytes lowered?): written to the dead-letter file`,
+    );
   }
 
   /** Copies one record (ring layout, at `record` in `bytes`) into the ring; returns its size. */

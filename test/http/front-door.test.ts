@@ -2,22 +2,39 @@ import assert from 'node:assert/strict';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { RequestError } from '../../src/errors';
+import { addressText } from '../../src/http/client-address';
 import { clientIp } from '../../src/http/client-ip';
 import { bodyEncoding, inflateBody } from '../../src/http/inflate';
 import { PIXEL_GIF, pixelEvent } from '../../src/http/pixel';
 
 describe('client IP behind proxies', () => {
-  it('ignores X-Forwarded-For unless proxies are trusted', () => assert.equal(clientIp('10.0.0.5', '1.2.3.4', 0), '10.0.0.5'));
+  const socket = () => '10.0.0.5';
+  it('ignores X-Forwarded-For unless proxies are trusted', () => assert.equal(clientIp(socket, '1.2.3.4', 0), '10.0.0.5'));
   it('takes the N-th address from the right', () => {
-    assert.equal(clientIp('10.0.0.5', '6.6.6.6, 1.2.3.4, 5.6.7.8', 1), '5.6.7.8');
-    assert.equal(clientIp('10.0.0.5', '6.6.6.6, 1.2.3.4, 5.6.7.8', 2), '1.2.3.4');
+    assert.equal(clientIp(socket, '6.6.6.6, 1.2.3.4, 5.6.7.8', 1), '5.6.7.8');
+    assert.equal(clientIp(socket, '6.6.6.6, 1.2.3.4, 5.6.7.8', 2), '1.2.3.4');
   });
-  it('takes the leftmost when there are fewer addresses than hops', () => assert.equal(clientIp('10.0.0.5', '1.2.3.4', 3), '1.2.3.4'));
+  it('takes the leftmost when there are fewer addresses than hops', () => assert.equal(clientIp(socket, '1.2.3.4', 3), '1.2.3.4'));
   it('keeps the socket address when the header is missing or not an address', () => {
-    assert.equal(clientIp('10.0.0.5', '', 1), '10.0.0.5');
-    assert.equal(clientIp('10.0.0.5', 'unknown', 1), '10.0.0.5');
+    assert.equal(clientIp(socket, '', 1), '10.0.0.5');
+    assert.equal(clientIp(socket, 'unknown', 1), '10.0.0.5');
   });
-  it('accepts IPv6', () => assert.equal(clientIp('10.0.0.5', '2001:db8::1', 1), '2001:db8::1'));
+  it('accepts IPv6', () => assert.equal(clientIp(socket, '2001:db8::1', 1), '2001:db8::1'));
+  it('does not read the socket address (a system call) when the header gives the client', () => {
+    const unread = () => assert.fail('the socket address was read');
+    assert.equal(clientIp(unread, '6.6.6.6, 5.6.7.8', 1), '5.6.7.8');
+  });
+});
+
+describe('socket address as text', () => {
+  it('writes IPv4 and IPv4-mapped IPv6 in dotted form', () => {
+    assert.equal(addressText(new Uint8Array([10, 0, 200, 5])), '10.0.200.5');
+    assert.equal(addressText(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1])), '127.0.0.1');
+  });
+  it('writes other IPv6 in full form', () => {
+    assert.equal(addressText(new Uint8Array([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])), '2001:0db8:0000:0000:0000:0000:0000:0001');
+    assert.equal(addressText(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 127, 0, 0, 1])), '0000:0000:0000:0000:0000:00ff:7f00:0001');
+  });
 });
 
 describe('compressed bodies', () => {

@@ -2,7 +2,7 @@
 // the test, which settles the published batches when it chooses.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,7 +16,7 @@ import { SharedMetrics } from '../../src/metrics/shared-metrics';
 import { createRingBuffer, RingViews } from '../../src/ring/ring-layout';
 import { readBatch } from '../../src/ring/ring-reader';
 import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
-import { Spool } from '../../src/spool/spool';
+import { Spool, spoolCounters } from '../../src/spool/spool';
 import { flipRecordByte, spoolEntries, tearTail } from '../support/spool-files';
 
 const meta = { receivedAt: 1_700_000_000_000, ip: '198.51.100.1', userAgent: 'test', path: '/v1/events' };
@@ -37,10 +37,7 @@ class Harness {
     const m = this.metrics;
     this.spool = new Spool({
       dir, maxBytes: spoolMaxBytes, segmentBytes: 4096, commitMs: 2, ring: this.ring, log: createLogger('silent'),
-      counters: {
-        spilledEvents: m.counter(METRICS.spoolSpilled), replayedEvents: m.counter(METRICS.spoolReplayed), corruptEntries: m.counter(METRICS.spoolCorrupt),
-        commitsOk: m.counter(METRICS.spoolCommits, 'ok'), commitsFailed: m.counter(METRICS.spoolCommits, 'error'), commitDuration: m.histogram(METRICS.spoolCommitDuration),
-      },
+      counters: spoolCounters(m), deadLetterFile: path.join(dir, '..', 'dead-letter.ndjson'),
     });
     this.intake = new Intake({
       ring: this.ring, spool: this.spool, durability, acks: new StreamAcks(10_000, m.histogram(METRICS.ackWait)), keyRule: { kind: 'random' },
@@ -48,8 +45,8 @@ class Harness {
     });
   }
 
-  take(seq: number): void {
-    const body = Buffer.from(JSON.stringify({ seq, pad: 'x'.repeat(60) }));
+  take(seq: number, padBytes = 60): void {
+    const body = Buffer.from(JSON.stringify({ seq, pad: 'x'.repeat(padBytes) }));
     scanEvents(body, 'json', 32, this.spans);
     this.intake.take(body, this.spans, meta, false, (answer) => this.answers.push(answer));
   }
@@ -166,5 +163,26 @@ describe('spool', () => {
     assert.deepEqual(h.shipped, [0, 2], 'the refused event 0 was in the ring already: a duplicate at worst, never a loss');
     assert.equal(h.metrics.total(METRICS.spoolCommits), 2);
     await h.spool.close();
+  });
+
+  it('an event spooled before the ring was made smaller than it goes to the dead-letter file; the rest replay', async () => {
+    const dir = tempDir();
+    const first = new Harness(dir, 'disk', 64 * 1024);
+    first.take(0);
+    first.take(1, 8000);
+    first.take(2);
+    await first.answered(3);
+    await first.spool.close();
+
+    const second = new Harness(dir, 'disk', 4096);
+    second.spool.refill();
+    await second.shipAll();
+    assert.deepEqual(second.shipped, [0, 2]);
+    const deadLetters = readFileSync(path.join(dir, '..', 'dead-letter.ndjson'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(deadLetters.map((envelope) => envelope.event.seq), [1]);
+    assert.equal(deadLetters[0].event.pad.length, 8000);
+    assert.equal(second.metrics.total(METRICS.deadLettered), 1);
+    await second.spool.close();
+    assert.deepEqual(readdirSync(dir), [], 'its segment is deleted like any other');
   });
 });
