@@ -1,7 +1,6 @@
-// The client's address as text. uWS reads it with a getpeername system call on every call (it
-// caches nothing in the version we must use: uNetworking/uWebSockets.js#1248), which costs a
-// microsecond or more: it is read only when the address is needed, and in binary, which skips a second
-// copy and a text conversion.
+// The client's address as text. uWS reads it with a getpeername system call on every call (the
+// version we must use caches nothing: uNetworking/uWebSockets.js#1248), a microsecond or more: it
+// is read only when needed, and in binary, which skips a second copy and a text conversion.
 
 import { NATIVE_UWS, type HttpResponse } from './uws';
 
