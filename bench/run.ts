@@ -276,9 +276,8 @@ function printIsolation(run: IsolationRun, repetition: number): void {
 /** What limited ceiling and single, from their CPU figures: the harness shares the machine with the servers. */
 function ceilingBound(med: (name: string, key: keyof Run) => number): string {
   const percent = (name: string, key: keyof Run) => `${Math.round(med(name, key))}%`;
-  const generator = med('ceiling', 'loadGeneratorCpuPercent') >= 95
-    ? `the load generator was at ${percent('ceiling', 'loadGeneratorCpuPercent')} of a core, so it, not the server, set the ceiling`
-    : `the load generator was at ${percent('ceiling', 'loadGeneratorCpuPercent')} of a core`;
+  const bound = med('ceiling', 'loadGeneratorCpuPercent') >= 95 ? ', so it, not the server, set the ceiling' : '';
+  const generator = `the load generator was at ${percent('ceiling', 'loadGeneratorCpuPercent')} of a core${bound}`;
   return `What limited them: during ceiling ${generator} (the machine was ${percent('ceiling', 'machineCpuPercent')} busy); `
     + `during single the machine was ${percent('single', 'machineCpuPercent')} busy, the gateway's main thread at ${percent('single', 'mainThreadCpuPercent')} `
     + `and the load generator at ${percent('single', 'loadGeneratorCpuPercent')}: the gateway, its shipping threads, the local Kinesis and the load generator share ${os.cpus().length} cores.`;

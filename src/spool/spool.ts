@@ -283,49 +283,49 @@ export class Spool {
     const bytes = this.readBuffer;
     const ring = this.options.ring;
     let at = 0;
-    let damagedSince = -1;
+    let inDamagedStretch = false; // one count per stretch of damage, however many markers it holds
     while (at < end) {
       const check = checkEntry(bytes, at, end);
       if (check.kind === 'incomplete' && !final) break;
       if (check.kind !== 'entry') {
-        if (damagedSince < 0) {
-          damagedSince = at;
+        if (!inDamagedStretch) {
+          inDamagedStretch = true;
           segment.corruptEntries++;
           this.options.counters.corruptEntries.inc();
         }
         at = nextMarker(bytes, at, end);
         continue;
       }
-      damagedSince = -1;
+      inDamagedStretch = false;
+      const record = at + ENTRY_HEADER_BYTES;
       if (check.recordBytes > ring.capacity) {
-        this.giveUp(bytes, at + ENTRY_HEADER_BYTES);
-        at += ENTRY_HEADER_BYTES + check.recordBytes;
+        this.giveUp(bytes.subarray(dataOffset(record, check.keyBytes), record + check.recordBytes), check.recordBytes);
+        at = record + check.recordBytes;
         continue;
       }
       this.oneSize[0] = check.recordBytes;
       if (!ring.fits(this.oneSize)) return { consumed: at, ringFull: true };
       const seq = ring.nextSeq;
-      this.loadRecord(bytes, at + ENTRY_HEADER_BYTES);
+      this.loadRecord(bytes, record);
       this.owners.assign(seq, 1, segment);
       segment.inRing++;
       if (segment.fromEarlierRun) {
         segment.replayedEvents++;
         this.options.counters.replayedEvents.inc();
       }
-      at += ENTRY_HEADER_BYTES + check.recordBytes;
+      at = record + check.recordBytes;
     }
     return { consumed: at, ringFull: false };
   }
 
-  /** A record larger than the whole ring would wait for room forever: its event is written to the dead-letter file instead. */
-  private giveUp(bytes: Buffer, record: number): void {
-    const size = bytes.readUInt32LE(record + RECORD_LENGTH_OFFSET);
-    const keyBytes = bytes.readUInt16LE(record + KEY_LENGTH_OFFSET);
-    appendDeadLetters(this.options.deadLetterFile, [bytes.subarray(dataOffset(record, keyBytes), record + size)]);
-    this.options.counters.deadLettered.inc();
-    this.options.log.error(
-      { recordBytes: size, ringBytes: this.options.ring.capacity, file: this.options.deadLetterFile },
-      `a spooled event of ${size} bytes can never fit the ${this.options.ring.capacity}-byte ring (was --ring-bytes lowered?): written to the dead-letter file`,
+  /** A record larger than the whole ring would wait for room forever: its envelope goes to the dead-letter file instead. */
+  private giveUp(envelope: Buffer, recordBytes: number): void {
+    const { ring, deadLetterFile, counters, log } = this.options;
+    appendDeadLetters(deadLetterFile, [envelope]);
+    counters.deadLettered.inc();
+    log.error(
+      { recordBytes, ringBytes: ring.capacity, file: deadLetterFile },
+      `a spooled event of ${recordBytes} bytes can never fit the ${ring.capacity}-byte ring (was --ring-bytes lowered?): written to the dead-letter file`,
     );
   }
 
