@@ -8,7 +8,7 @@ import { createAdminApp } from './http/admin-app';
 import { createPublicApp } from './http/public-app';
 import { Readiness } from './http/readiness';
 import { RequestMetrics } from './http/request-metrics';
-import { NATIVE_UWS, uws, uwsFallbackProblem, type TemplatedApp, type us_listen_socket } from './http/uws';
+import { UWS_BUILD, uws, uwsFallbackProblem, type TemplatedApp, type us_listen_socket } from './http/uws';
 import { createKinesisClient, type KinesisTarget } from './kinesis-client';
 import { startLocalKinesis, type LocalKinesis } from './kinesis-local/local-kinesis';
 import type { Logger } from './log';
@@ -64,8 +64,7 @@ function openSpool(config: ServeConfig, ring: RingWriter, metrics: SharedMetrics
 }
 
 export async function serve(config: ServeConfig, log: Logger): Promise<RunningGateway> {
-  const nativeUws = NATIVE_UWS;
-  if (!nativeUws && !config.allowUwsFallback) throw new StartupError(uwsFallbackProblem());
+  if (!UWS_BUILD.native && !config.allowUwsFallback) throw new StartupError(uwsFallbackProblem());
   if (config.durability === 'disk' && !config.spoolDir) throw new StartupError('--durability disk needs --spool-dir: the directory the events are synced to before they are acknowledged');
 
   // Read the write keys before anything starts, so that a bad file stops nothing half-started.
@@ -86,13 +85,18 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   if (!config.kinesisEndpoint && !config.region) {
     localKinesis = await startLocalKinesis(config.localKinesisPort);
     kinesis = { ...kinesis, endpoint: localKinesis.endpoint };
-    log.info(
-      { kinesisEndpoint: localKinesis.endpoint, stream: config.stream, shards: config.localKinesisShards },
-      `no Kinesis endpoint or region configured: started the embedded local Kinesis (kinesalite) at ${localKinesis.endpoint} with stream ${config.stream}`,
-    );
   }
+  // The first line says what runs: the uWS build (a fallback or a legacy build is visible at once)
+  // and, when there is one, the embedded local Kinesis.
+  const runtime = `kinesis-gateway ${VERSION} on Node ${process.version} with uWebSockets.js ${UWS_BUILD.version} (${UWS_BUILD.kind} build)`;
+  log.info(
+    { version: VERSION, node: process.version, uws: UWS_BUILD, kinesisEndpoint: localKinesis?.endpoint, stream: config.stream, shards: localKinesis ? config.localKinesisShards : undefined },
+    localKinesis
+      ? `${runtime}; no Kinesis endpoint or region configured: started the embedded local Kinesis (kinesalite) at ${localKinesis.endpoint} with stream ${config.stream}`
+      : runtime,
+  );
   log.info({ config, version: VERSION }, 'effective configuration');
-  if (!nativeUws) log.warn(uwsFallbackProblem());
+  if (!UWS_BUILD.native) log.warn(uwsFallbackProblem());
 
   // The writer is made below; readiness is only asked once the listeners are up. With a spool, a
   // full ring is no reason to turn traffic away: a filling spool is.
@@ -153,7 +157,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     spoolSegments: () => spool?.segmentCount ?? 0,
     spoolWritable: () => (spool && !spool.writable ? 0 : 1),
     ackWaiting: () => acks.waiting,
-  }, { version: VERSION, uws: nativeUws ? 'native' : 'fallback' });
+  }, { version: VERSION, uwsVersion: UWS_BUILD.version, uwsBuild: UWS_BUILD.kind });
 
   const publicApp = createPublicApp({
     maxBodyBytes: config.maxBodyBytes, maxInflatedBytes: config.maxInflatedBytes, maxInflateRatio: config.maxInflateRatio,
@@ -167,7 +171,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   const adminSocket = await listen(adminApp, config.adminHost, config.adminPort, 'admin');
   const port = uws.us_socket_local_port(publicSocket);
   const adminPort = uws.us_socket_local_port(adminSocket);
-  log.info({ port, adminPort, nativeUws }, `listening on ${config.host}:${port} (events) and ${config.adminHost}:${adminPort} (admin); not ready until the stream is confirmed`);
+  log.info({ port, adminPort, nativeUws: UWS_BUILD.native }, `listening on ${config.host}:${port} (events) and ${config.adminHost}:${adminPort} (admin); not ready until the stream is confirmed`);
 
   const where = kinesis.endpoint ?? `region ${config.region}`;
   const startup = new AbortController();

@@ -1,19 +1,113 @@
-// Loads uWebSockets.js and tells whether its native binary loaded. The package we depend on falls
-// back silently (a console warning only) to a pure-Node server many times slower when its binary
-// does not load for this platform or Node ABI; the gateway must not run on that by accident.
+// Loads uWebSockets.js from one of two builds and says which one runs. Neither build is on the npm
+// registry from its maintainers; both come through npm aliases (package.json):
+// - `uWebSockets.js`: the official v20.57.0 binaries (republished as @btc-vision/uwebsockets.js) for
+//   Node 20, 22, 24 and 25; their Linux binaries need glibc 2.38 or newer.
+// - `uws-legacy`: an unofficial 20.30.0 republish for Node 16, 18 and 20 on older glibc.
+// The legacy package falls back silently (a console warning only) to a pure-Node server many times
+// slower when its binary does not load: its binary is loaded here directly instead, so that the
+// gateway knows, and that slow server is used only when asked for.
 
-import * as uws from 'uWebSockets.js';
+import { createRequire } from 'node:module';
+import type * as Uws from 'uWebSockets.js';
 
-export { uws };
 export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 
-export const NATIVE_UWS = /\[native code\]/.test(Function.prototype.toString.call(uws.App));
+export interface UwsBuild {
+  /** The uWebSockets.js version of the build that runs. */
+  readonly version: string;
+  /** 'official': the preferred build; 'legacy': the Node 20 build for glibc < 2.38; 'fallback': the pure-Node server. */
+  readonly kind: 'official' | 'legacy' | 'fallback';
+  readonly native: boolean;
+}
 
-export function uwsFallbackProblem(): string {
+export const OFFICIAL_UWS_VERSION = '20.57.0';
+export const LEGACY_UWS_VERSION = '20.30.0';
+/** The official build's Linux binaries call glibc 2.38's __isoc23_* functions. */
+const OFFICIAL_MIN_GLIBC = '2.38';
+const LEGACY_NODE_ABIS = ['93', '108', '115'];
+
+const load = createRequire(__filename);
+
+/** The glibc this process runs on, or undefined (musl, macOS, Windows). */
+export function glibcVersion(): string | undefined {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime;
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n').filter((line) => line.trim() !== '').pop() ?? text;
+}
+
+function why(attempts: readonly string[]): string {
+  const abi = process.versions.modules;
+  const glibc = glibcVersion();
   return (
-    `uWebSockets.js could not load its native binary for ${process.platform}-${process.arch} with Node ABI ` +
-    `${process.versions.modules} (Node ${process.version}) and fell back to a pure-Node server that is many times ` +
-    'slower. Use a Node version the package ships binaries for (Node 18, 20 or 21 on linux-x64/arm64), ' +
-    'unset UWS_USE_FALLBACK, or pass --allow-uws-fallback to run slowly on purpose.'
+    `uWebSockets.js could not load a native binary for ${process.platform}-${process.arch}, Node ${process.version} ` +
+    `(ABI ${abi})${glibc ? `, glibc ${glibc}` : ''}. ` +
+    `${attempts.join(' ')} ` +
+    `Remedies: run Node 24 (or 22) on glibc ${OFFICIAL_MIN_GLIBC} or newer (Debian 13, Ubuntu 24.04, the node:24-trixie-slim image) ` +
+    `for the official build; or Node 20 for the legacy build on an older glibc; ` +
+    'or, for development only, pass --allow-uws-fallback to run on a pure-Node server that is many times slower.'
   );
+}
+
+interface Loaded {
+  readonly module: typeof Uws;
+  readonly build: UwsBuild;
+  /** Why no native build loaded; empty when one did. */
+  readonly problem: string;
+}
+
+function loadUws(): Loaded {
+  const attempts: string[] = [];
+  // UWS_USE_FALLBACK is the legacy package's own switch to its pure-Node server; the tests use it
+  // to prove that the gateway notices.
+  const forced = /^(1|true)$/i.test(process.env.UWS_USE_FALLBACK ?? '');
+  if (forced) {
+    attempts.push('UWS_USE_FALLBACK is set, so no native build was tried.');
+  } else {
+    try {
+      return { module: load('uWebSockets.js'), build: { version: OFFICIAL_UWS_VERSION, kind: 'official', native: true }, problem: '' };
+    } catch (err) {
+      const glibc = glibcVersion();
+      const glibcNote = glibc && compareVersions(glibc, OFFICIAL_MIN_GLIBC) < 0 ? ` (it needs glibc ${OFFICIAL_MIN_GLIBC}, found ${glibc})` : '';
+      attempts.push(`The official ${OFFICIAL_UWS_VERSION} build did not load${glibcNote}: ${firstLine(err)}.`);
+    }
+    const abi = process.versions.modules;
+    try {
+      const binary = load(`uws-legacy/binaries/uws_${process.platform}_${process.arch}_${abi}.node`);
+      return { module: binary, build: { version: LEGACY_UWS_VERSION, kind: 'legacy', native: true }, problem: '' };
+    } catch (err) {
+      const abiNote = LEGACY_NODE_ABIS.includes(abi) ? '' : ` (it has binaries for Node ABIs ${LEGACY_NODE_ABIS.join(', ')} only, Node 16 to 20)`;
+      attempts.push(`The legacy ${LEGACY_UWS_VERSION} build did not load${abiNote}: ${firstLine(err)}.`);
+    }
+  }
+  return {
+    module: load('uws-legacy/dist/index'),
+    build: { version: LEGACY_UWS_VERSION, kind: 'fallback', native: false },
+    problem: why(attempts),
+  };
+}
+
+/** -1, 0 or 1 as dotted version a is before, equal to or after b. */
+export function compareVersions(a: string, b: string): number {
+  const left = a.split('.').map(Number);
+  const right = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(left.length, right.length); i++) {
+    const difference = (left[i] ?? 0) - (right[i] ?? 0);
+    if (difference !== 0) return Math.sign(difference);
+  }
+  return 0;
+}
+
+const loaded = loadUws();
+
+export const uws: typeof Uws = loaded.module;
+export const UWS_BUILD: UwsBuild = loaded.build;
+export const NATIVE_UWS = loaded.build.native;
+
+/** Why the gateway would run on the slow pure-Node server; empty when a native build loaded. */
+export function uwsFallbackProblem(): string {
+  return loaded.problem;
 }

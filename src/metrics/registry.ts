@@ -19,7 +19,9 @@ export interface MainThreadGauges {
 
 export interface BuildInfo {
   readonly version: string;
-  readonly uws: 'native' | 'fallback';
+  readonly uwsVersion: string;
+  /** official, legacy or fallback */
+  readonly uwsBuild: string;
 }
 
 export function createRegistry(shared: SharedMetrics, gauges: MainThreadGauges, build: BuildInfo): Registry {
@@ -50,7 +52,12 @@ export function createRegistry(shared: SharedMetrics, gauges: MainThreadGauges, 
     loopDelay.reset();
     return p99;
   });
-  const info = new Gauge({ name: 'gateway_build_info', help: 'Version, uWebSockets.js build (native or the slow fallback) and Node.js version; always 1', labelNames: ['version', 'uws', 'node'], registers: [registry] });
-  info.set({ version: build.version, uws: build.uws, node: process.version }, 1);
+  const info = new Gauge({
+    name: 'gateway_build_info',
+    help: 'Gateway version, Node.js version, uWebSockets.js version and build (official, legacy, or the slow pure-Node fallback); always 1',
+    labelNames: ['version', 'node', 'uws_version', 'uws_build'],
+    registers: [registry],
+  });
+  info.set({ version: build.version, node: process.version, uws_version: build.uwsVersion, uws_build: build.uwsBuild }, 1);
   return registry;
 }
