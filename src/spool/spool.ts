@@ -58,12 +58,21 @@ export interface SpoolOptions {
   readonly counters: SpoolCounters;
   /** Where a spooled event goes that can never fit the ring (it was spooled before --ring-bytes was lowered). */
   readonly deadLetterFile: string;
+  /** The file calls, replaceable so that tests can hold a datasync or fail a read or a delete. */
+  readonly files?: SpoolFiles;
 }
+
+export interface SpoolFiles {
+  open(file: string, flags: string): Promise<FileHandle>;
+  unlink(file: string): Promise<void>;
+}
+
+const REAL_FILES: SpoolFiles = { open, unlink };
 
 const SEGMENT_NAME = /^segment-(\d{12})\.log$/;
 /** A segment is closed after this long even if small, so that confirmed events leave the disk. */
 const SEGMENT_MAX_AGE_MS = 1000;
-/** After a failed commit, requests are refused this long before a commit is tried again. */
+/** After a failed commit, requests are refused this long before a commit is tried again; a failed read waits as long. */
 const RETRY_AFTER_FAILURE_MS = 1000;
 const READ_BUFFER_BYTES = 2 * (MAX_RECORD_BYTES + ENTRY_HEADER_BYTES);
 const STAGING_BYTES = 64 * 1024;
@@ -129,6 +138,7 @@ export class Spool {
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly oneSize: number[] = [0];
   private readonly maintenance: NodeJS.Timeout;
+  private readonly files: SpoolFiles;
   private readonly owners = new RecordOwners<Segment>((segment, settled) => {
     segment.inRing -= settled;
     if (segment.inRing === 0) this.deleteFinished();
@@ -136,6 +146,7 @@ export class Spool {
 
   /** Opens the spool directory and takes up the segments an earlier run left. */
   constructor(private readonly options: SpoolOptions) {
+    this.files = options.files ?? REAL_FILES;
     mkdirSync(options.dir, { recursive: true });
     let lastId = 0;
     const names = readdirSync(options.dir).filter((name) => SEGMENT_NAME.test(name)).sort();
@@ -249,7 +260,11 @@ export class Spool {
     }
     this.refilling = true;
     this.loadFromDisk()
-      .catch((err: Error) => this.options.log.error({ err: err.message }, 'reading the spool failed; retrying on the next release'))
+      .catch((err: Error) => {
+        // A release or a commit would try again, but with the ring empty and no traffic none comes.
+        this.options.log.error({ err: err.message }, `reading the spool failed; retrying in ${RETRY_AFTER_FAILURE_MS} ms`);
+        setTimeout(() => this.refill(), RETRY_AFTER_FAILURE_MS).unref();
+      })
       .finally(() => {
         this.refilling = false;
         if (this.refillAgain) {
@@ -264,7 +279,7 @@ export class Spool {
       this.refillAgain = false;
       const segment = this.segments.find((s) => s.loaded < s.size);
       if (!segment || segment.loaded >= segment.written || this.stopped) return;
-      segment.reader ??= await open(segment.file, 'r');
+      segment.reader ??= await this.files.open(segment.file, 'r');
       const length = Math.min(this.readBuffer.length, segment.written - segment.loaded);
       const { bytesRead } = await segment.reader.read(this.readBuffer, 0, length, segment.loaded);
       // Nothing more will be written to it: a last entry cut short is a torn tail, not a wait.
@@ -375,7 +390,7 @@ export class Spool {
         entry += ENTRY_HEADER_BYTES + staging.bytes.readUInt32LE(entry + ENTRY_HEADER_BYTES + RECORD_LENGTH_OFFSET);
       }
       if (!segment.writer) {
-        segment.writer = await open(segment.file, 'wx');
+        segment.writer = await this.files.open(segment.file, 'wx');
         await this.syncDirectory(); // the new file's name must survive a power loss too
       }
       await segment.writer.write(staging.bytes, 0, staging.used, at);
@@ -427,7 +442,7 @@ export class Spool {
   }
 
   private async syncDirectory(): Promise<void> {
-    const dir = await open(this.options.dir, 'r');
+    const dir = await this.files.open(this.options.dir, 'r');
     try {
       await dir.sync();
     } finally {
@@ -473,7 +488,7 @@ export class Spool {
       const reader = s.reader;
       s.reader = undefined;
       const deletion = Promise.resolve(reader?.close())
-        .then(() => (s.written > 0 || s.fromEarlierRun ? unlink(s.file) : undefined))
+        .then(() => (s.written > 0 || s.fromEarlierRun ? this.files.unlink(s.file) : undefined))
         .catch((err: Error) => this.options.log.warn({ segment: s.file, err: err.message }, 'cannot delete a finished spool segment'))
         .finally(() => this.deletions.delete(deletion));
       this.deletions.add(deletion);

@@ -31,6 +31,11 @@ export function flipRecordByte(entry: SpoolEntry, offset: number, mask: number):
   writeFileSync(entry.file, bytes);
 }
 
+/** XORs one byte of an entry counted from its marker (0-3 marker, 4-7 checksum, 8-11 record length, 12-13 key length). */
+export function flipEntryByte(entry: SpoolEntry, offset: number, mask: number): void {
+  flipRecordByte(entry, offset - ENTRY_HEADER_BYTES, mask);
+}
+
 /** Cuts the last `bytes` bytes off a file: a write torn by a crash. */
 export function tearTail(file: string, bytes: number): void {
   truncateSync(file, readFileSync(file).length - bytes);
