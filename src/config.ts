@@ -17,7 +17,9 @@ interface OptionSpec {
 }
 
 type Value<S extends OptionSpec> = S['kind'] extends 'integer' | 'bytes'
-  ? number
+  ? S['default'] extends undefined
+    ? number | undefined
+    : number
   : S['kind'] extends 'boolean'
     ? boolean
     : S['default'] extends undefined
@@ -81,7 +83,10 @@ export const SERVE_SCHEMA = {
     help: 'random spreads load evenly; field:<json.path> keeps one key\'s events in order on one shard (events without it get a random key)',
   }),
   rateLimitPercent: option({ flag: 'rate-limit-percent', kind: 'integer', default: 100, min: 1, max: 100, help: 'share of each shard\'s write limit (1,000 records/s, 1 MiB/s) the gateway uses' }),
-  recordTtlMs: option({ flag: 'record-ttl-ms', kind: 'integer', default: 30_000, min: 100, max: 86_400_000, help: 'how long an event may wait for Kinesis before it goes to the dead-letter file' }),
+  recordTtlMs: option({
+    flag: 'record-ttl-ms', kind: 'integer', default: undefined, min: 100, max: 86_400_000,
+    help: 'how long an event may wait for Kinesis before it goes to the dead-letter file; unset: no limit with --spool-dir (events wait on disk), 30000 without one (memory is the bound)',
+  }),
   durability: option({ flag: 'durability', kind: 'enum', default: 'memory', choices: ['memory', 'disk'], help: 'memory: 202 once an event is in the buffer; disk: 202 once it is synced to the spool (needs --spool-dir)' }),
   spoolDir: option({ flag: 'spool-dir', kind: 'string', default: undefined, help: 'directory of the disk spool: overflow when the buffer is full, every event with --durability disk; replayed at start' }),
   spoolMaxBytes: option({ flag: 'spool-max-bytes', kind: 'bytes', default: 1024 * MiB, min: 1 * MiB, max: 1024 * 1024 * MiB, help: 'largest size of the spool on disk (503 past it)' }),
@@ -114,6 +119,17 @@ export const LOCAL_KINESIS_SCHEMA = {
 } as const;
 
 export type ServeConfig = OptionsOf<typeof SERVE_SCHEMA>;
+
+/** The record TTL without --spool-dir, when --record-ttl-ms is not set: memory is the bound. */
+export const DEFAULT_MEMORY_RECORD_TTL_MS = 30_000;
+
+/**
+ * The age past which an event waiting for Kinesis is dead-lettered. With a spool there is none
+ * unless the operator asks for one: retryable failures wait on disk, bounded by --spool-max-bytes.
+ */
+export function effectiveRecordTtlMs(config: Pick<ServeConfig, 'recordTtlMs' | 'spoolDir'>): number {
+  return config.recordTtlMs ?? (config.spoolDir ? Number.POSITIVE_INFINITY : DEFAULT_MEMORY_RECORD_TTL_MS);
+}
 export type TapConfig = OptionsOf<typeof TAP_SCHEMA>;
 export type LocalKinesisConfig = OptionsOf<typeof LOCAL_KINESIS_SCHEMA>;
 

@@ -1,7 +1,7 @@
 // `serve`: wires the ring, the shipper pool, the listeners and the shutdown sequence together.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServeConfig } from './config';
+import { effectiveRecordTtlMs, type ServeConfig } from './config';
 import { parsePartitionKeyRule } from './events/partition-key';
 import { Admission } from './http/admission';
 import { createAdminApp } from './http/admin-app';
@@ -132,7 +132,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     workerData: {
       ring: ringBuffer, metrics: metrics.buffer, kinesis, stream: config.stream, logLevel: config.logLevel, workers: config.workers,
       aggregationMaxBytes: config.aggregation === 'on' ? config.aggregationMaxBytes : 0,
-      rateLimitPercent: config.rateLimitPercent, recordTtlMs: config.recordTtlMs, deadLetterFile: config.deadLetterFile, ordered,
+      rateLimitPercent: config.rateLimitPercent, recordTtlMs: effectiveRecordTtlMs(config), deadLetterFile: config.deadLetterFile, ordered,
     },
   });
   let spool: Spool | undefined;

@@ -5,7 +5,9 @@
 //   exponential backoff and full jitter; validation errors are not retried;
 // - an aggregate that lands on another shard than predicted (the stream was resharded) is
 //   regrouped on a fresh shard map and resent: a duplicate is better than a loss;
-// - an event older than the record TTL goes to the dead-letter file, counted.
+// - an event older than the record TTL goes to the dead-letter file, counted. With a spool there is
+//   no TTL unless the operator sets one (Infinity): retryable failures are retried until Kinesis
+//   answers, while the ring they hold is bounded and new events wait in the spool behind them.
 
 import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,6 +54,7 @@ export interface DeliveryTarget {
   readonly pacer: ShardPacer;
   /** 0 turns aggregation off. */
   readonly aggregationMaxBytes: number;
+  /** Age past which an event is dead-lettered as `expired`; Infinity: never (retry until confirmed or refused for good). */
   readonly recordTtlMs: number;
   /** Keep each shard's records in the order received (one record in flight per shard). */
   readonly ordered?: boolean;

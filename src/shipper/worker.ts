@@ -26,6 +26,7 @@ export interface ShipperWorkerData {
   /** 0 turns aggregation off. */
   readonly aggregationMaxBytes: number;
   readonly rateLimitPercent: number;
+  /** Infinity: no TTL (with a spool, by default). */
   readonly recordTtlMs: number;
   readonly deadLetterFile: string;
   readonly ordered: boolean;
