@@ -83,7 +83,18 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     requestTimeoutMs: config.kinesisRequestTimeoutMs,
   };
   if (!config.kinesisEndpoint && !config.region) {
-    localKinesis = await startLocalKinesis(config.localKinesisPort);
+    // If the child dies it is started again on the same port, and the stream created again.
+    localKinesis = await startLocalKinesis(config.localKinesisPort, {
+      log,
+      onRestarted: async (endpoint) => {
+        const client = createKinesisClient({ ...kinesis, endpoint });
+        try {
+          await waitForActiveStream({ client, stream: config.stream, where: endpoint, log, createShards: config.localKinesisShards });
+        } finally {
+          client.destroy();
+        }
+      },
+    });
     kinesis = { ...kinesis, endpoint: localKinesis.endpoint };
   }
   // The first line says what runs: the uWS build (a fallback or a legacy build is visible at once)
