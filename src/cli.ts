@@ -1,8 +1,6 @@
 #!/usr/bin/env node
 // Entry point: kinesis-gateway serve | tap | local-kinesis.
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // Node 20 is this project's runtime; the SDK is pinned by the lockfile
-
 import { ConfigError, helpText, LOCAL_KINESIS_SCHEMA, parseOptions, SERVE_SCHEMA, TAP_SCHEMA } from './config';
 import { serve, StartupError } from './gateway';
 import { createKinesisClient } from './kinesis-client';

@@ -30,6 +30,9 @@ type Schema = Readonly<Record<string, OptionSpec>>;
 export type OptionsOf<S extends Schema> = { readonly [K in keyof S]: Value<S[K]> };
 
 const MiB = 1024 * 1024;
+/** The largest --max-header-bytes and --max-url-bytes: together they stay below the head limit uWS is given (http/uws.ts). */
+export const MAX_HEADER_BYTES = 32 * 1024;
+export const MAX_URL_BYTES = 16 * 1024;
 
 function option<const S extends OptionSpec>(spec: S): S {
   return spec;
@@ -66,7 +69,8 @@ export const SERVE_SCHEMA = {
   trustProxyHops: option({ flag: 'trust-proxy-hops', kind: 'integer', default: 0, min: 0, max: 10, help: 'proxies in front of the gateway (1 behind an ELB): the client IP is that many entries from the right of X-Forwarded-For; 0 ignores the header' }),
   readyMaxBufferPercent: option({ flag: 'ready-max-buffer-percent', kind: 'integer', default: 90, min: 1, max: 100, help: '/readyz answers 503 while the buffer is fuller than this, so the load balancer sends traffic elsewhere' }),
   bodyTimeoutMs: option({ flag: 'body-timeout-ms', kind: 'integer', default: 10_000, min: 100, max: 600_000, help: 'longest time a request body may take to arrive whole (408 past it): bounds slow clients' }),
-  maxHeaderBytes: option({ flag: 'max-header-bytes', kind: 'bytes', default: 16 * 1024, min: 1024, max: 1024 * 1024, help: 'largest total of request header names and values (431 past it)' }),
+  maxHeaderBytes: option({ flag: 'max-header-bytes', kind: 'bytes', default: 16 * 1024, min: 1024, max: MAX_HEADER_BYTES, help: 'largest total of request header names and values (431 past it)' }),
+  maxUrlBytes: option({ flag: 'max-url-bytes', kind: 'bytes', default: 8 * 1024, min: 256, max: MAX_URL_BYTES, help: 'longest request target, path and query (414 past it)' }),
   corsOrigins: option({ flag: 'cors-origins', kind: 'string', default: undefined, help: 'comma-separated origins allowed to send events from browsers (* for any); when set, other origins are refused' }),
   writeKeys: option({ flag: 'write-keys', kind: 'string', default: undefined, help: 'comma-separated write keys; when set, every event needs one (Authorization: Basic <key>: or ?writeKey=)' }),
   writeKeysFile: option({ flag: 'write-keys-file', kind: 'string', default: undefined, help: 'file of write keys, one per line (with or instead of --write-keys)' }),

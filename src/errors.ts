@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   malformed_json: { status: 400, meaning: 'the body is not valid JSON or NDJSON; the message names the first bad event' },
   invalid_utf8: { status: 400, meaning: 'the body is not valid UTF-8' },
   bad_encoding: { status: 400, meaning: 'the body is not valid gzip or deflate data as its Content-Encoding says' },
+  conflicting_content_length: { status: 400, meaning: 'several Content-Length headers with different values (RFC 9112 §6.3: the framing cannot be trusted); the connection is closed' },
   not_an_object: { status: 400, meaning: 'an event is not a JSON object' },
   too_deep: { status: 400, meaning: 'an event nests deeper than --max-event-depth' },
   missing_write_key: { status: 401, meaning: 'write keys are configured and the request has none (Authorization: Basic, or ?writeKey=)' },
@@ -17,6 +18,7 @@ export const ERROR_CODES = {
   length_required: { status: 411, meaning: 'a POST without Content-Length or chunked Transfer-Encoding' },
   body_too_large: { status: 413, meaning: 'the body is larger than --max-body-bytes (inflated: --max-inflated-bytes or --max-inflate-ratio), or its events take more than half the buffer in their envelopes' },
   event_too_large: { status: 413, meaning: 'one event, wrapped in its envelope, exceeds the 1 MiB Kinesis record limit' },
+  uri_too_long: { status: 414, meaning: 'the request target (path and query) is longer than --max-url-bytes; the connection is closed' },
   unsupported_media_type: { status: 415, meaning: 'Content-Type is not JSON, NDJSON or text/plain, or Content-Encoding is not gzip, deflate or identity' },
   rate_limited: { status: 429, meaning: 'this client IP sent more than --rate-limit-per-ip requests per second; retry after Retry-After' },
   headers_too_large: { status: 431, meaning: 'the request headers are larger than --max-header-bytes' },
@@ -55,7 +57,7 @@ export class RequestError extends Error {
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
   403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 408: '408 Request Timeout', 411: '411 Length Required',
-  413: '413 Payload Too Large', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
+  413: '413 Payload Too Large', 414: '414 URI Too Long', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };

@@ -173,7 +173,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   const publicApp = createPublicApp({
     maxBodyBytes: config.maxBodyBytes, maxInflatedBytes: config.maxInflatedBytes, maxInflateRatio: config.maxInflateRatio,
     trustProxyHops: config.trustProxyHops, maxEventDepth: config.maxEventDepth,
-    maxHeaderBytes: config.maxHeaderBytes, bodyTimeoutMs: config.bodyTimeoutMs,
+    maxHeaderBytes: config.maxHeaderBytes, maxUrlBytes: config.maxUrlBytes, bodyTimeoutMs: config.bodyTimeoutMs,
     admission,
     intake, readiness, metrics: requestMetrics, log,
   });

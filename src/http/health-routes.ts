@@ -7,7 +7,8 @@ import type { RequestMetrics } from './request-metrics';
 import type { TemplatedApp } from './uws';
 import { RequestError } from '../errors';
 
-export function addHealthRoutes(app: TemplatedApp, readiness: Readiness, metrics: RequestMetrics): void {
+/** The routes are added through `app`: the public app adds its checks of the request head. */
+export function addHealthRoutes(app: Pick<TemplatedApp, 'get' | 'any'>, readiness: Readiness, metrics: RequestMetrics): void {
   app.get('/healthz', (res) => {
     metrics.answer('/healthz', 200);
     sendJson(res, 200, '{"status":"ok"}');

@@ -7,16 +7,18 @@ import type { Logger } from '../log';
 import type { Answer, Intake } from '../intake/intake';
 import { clientAddress } from './client-address';
 import { clientIp } from './client-ip';
-import { headerBytes, queryOf } from './request-info';
+import { queryOf } from './request-info';
+import { headRefusal } from './request-head';
 import { bodyEncoding, inflateBody } from './inflate';
 import { pixelEvent, sendPixel } from './pixel';
 import { addHealthRoutes } from './health-routes';
 import { readBody } from './read-body';
 import type { Readiness } from './readiness';
-import type { RequestMetrics } from './request-metrics';
+import type { RequestMetrics, Route } from './request-metrics';
 import { sendError, sendJson, writeCors } from './responses';
 import { uws, type HttpRequest, type HttpResponse, type TemplatedApp } from './uws';
 import type { Admission } from './admission';
+import { ROUTES } from '../metrics/metric-definitions';
 
 export interface PublicAppOptions {
   readonly maxBodyBytes: number;
@@ -29,6 +31,7 @@ export interface PublicAppOptions {
   readonly metrics: RequestMetrics;
   readonly admission: Admission;
   readonly maxHeaderBytes: number;
+  readonly maxUrlBytes: number;
   readonly bodyTimeoutMs: number;
   readonly log: Logger;
 }
@@ -36,6 +39,7 @@ export interface PublicAppOptions {
 const EVENTS_PATH = '/v1/events';
 const PIXEL_PATH = '/v1/pixel.gif';
 const ACK_STREAM_QUERY = /(^|&)ack=stream(&|$)/;
+const ROUTE_LABELS: ReadonlySet<string> = new Set(ROUTES);
 
 /** navigator.sendBeacon with a string sends text/plain, and a body without a type is most likely JSON too. */
 export function bodyFormat(contentType: string): BodyFormat | undefined {
@@ -69,10 +73,21 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   const spans = new EventSpans();
   const uwsApp = uws.App();
 
-  /** An exception escaping a uWS handler would end the process: answer 500 instead, and log it. */
-  function guarded(handler: (res: HttpResponse, req: HttpRequest) => void): (res: HttpResponse, req: HttpRequest) => void {
+  type Handler = (res: HttpResponse, req: HttpRequest) => void;
+  /**
+   * Every public route: the request head is checked first (its refusal closes the connection, as
+   * its framing or size cannot be trusted), and an exception escaping a handler, which would end
+   * the process, is answered 500 instead, and logged.
+   */
+  function guarded(route: Route, handler: Handler): Handler {
     return (res, req) => {
       try {
+        const refusal = headRefusal(req, options);
+        if (refusal) {
+          metrics.reject(refusal.code);
+          metrics.answer(route, refusal.status);
+          return sendError(res, refusal, { close: true });
+        }
         handler(res, req);
       } catch (err) {
         log.error({ err }, 'unexpected error in a request handler');
@@ -84,11 +99,12 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       }
     };
   }
+  const routeOf = (path: string): Route => (ROUTE_LABELS.has(path) ? (path as Route) : 'other');
   const app = {
-    post: (path: string, handler: Parameters<typeof guarded>[0]) => uwsApp.post(path, guarded(handler)),
-    get: (path: string, handler: Parameters<typeof guarded>[0]) => uwsApp.get(path, guarded(handler)),
-    options: (path: string, handler: Parameters<typeof guarded>[0]) => uwsApp.options(path, guarded(handler)),
-    any: (path: string, handler: Parameters<typeof guarded>[0]) => uwsApp.any(path, guarded(handler)),
+    post: (path: string, handler: Handler) => uwsApp.post(path, guarded(routeOf(path), handler)),
+    get: (path: string, handler: Handler) => uwsApp.get(path, guarded(routeOf(path), handler)),
+    options: (path: string, handler: Handler) => uwsApp.options(path, guarded(routeOf(path), handler)),
+    any: (path: string, handler: Handler) => uwsApp.any(path, guarded(routeOf(path), handler)),
   };
 
   function factsOf(req: HttpRequest, res: HttpResponse): RequestFacts {
@@ -103,8 +119,6 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
 
   /** The checks every event request passes before its body is looked at, cheapest first. */
   function admit(req: HttpRequest, facts: RequestFacts): RequestError | undefined {
-    const headers = headerBytes(req);
-    if (headers > options.maxHeaderBytes) return new RequestError('headers_too_large', `the headers take ${headers} bytes, more than the limit of ${options.maxHeaderBytes}`);
     if (!readiness.acceptingEvents) {
       return readiness.phase === 'starting'
         ? new RequestError('not_ready', 'the gateway is starting; retry shortly')
@@ -242,7 +256,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   });
 
   app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST, OPTIONS'), performance.now(), undefined));
-  addHealthRoutes(uwsApp, readiness, metrics);
+  addHealthRoutes(app, readiness, metrics);
   app.any('/*', (res, req) => {
     metrics.answer('other', 404);
     sendError(res, new RequestError('not_found', `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`));

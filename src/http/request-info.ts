@@ -4,16 +4,8 @@
 
 import { NATIVE_UWS, type HttpRequest } from './uws';
 
-function nodeRequest(req: HttpRequest): { rawHeaders?: string[]; url?: string } {
+export function nodeRequest(req: HttpRequest): { rawHeaders?: string[]; url?: string } {
   return (req as unknown as { request?: { rawHeaders?: string[]; url?: string } }).request ?? {};
-}
-
-/** The size of the request's headers, names and values, to bound them (uWS itself accepts far more). */
-export function headerBytes(req: HttpRequest): number {
-  if (!NATIVE_UWS) return (nodeRequest(req).rawHeaders ?? []).reduce((sum, part) => sum + part.length + 2, 0);
-  let bytes = 0;
-  req.forEach((name, value) => (bytes += name.length + value.length + 4));
-  return bytes;
 }
 
 /** The raw query string, without the '?'. */

@@ -28,6 +28,15 @@ const LEGACY_NODE_ABIS = ['93', '108', '115'];
 
 const load = createRequire(__filename);
 
+/**
+ * The official build answers a bare 431 and closes when a request head (request line and headers)
+ * passes UWS_HTTP_MAX_HEADERS_SIZE, 4 KiB unless set, read when the binary loads. It is raised
+ * above the gateway's own limits (the largest --max-url-bytes and --max-header-bytes together), so
+ * that the gateway answers those with its JSON errors, as it does on the legacy build, which has no
+ * such limit.
+ */
+export const UWS_HEAD_LIMIT_BYTES = 64 * 1024;
+
 /** The glibc this process runs on, or undefined (musl, macOS, Windows). */
 export function glibcVersion(): string | undefined {
   const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
@@ -67,6 +76,7 @@ function loadUws(): Loaded {
   if (forced) {
     attempts.push('UWS_USE_FALLBACK is set, so no native build was tried.');
   } else {
+    process.env.UWS_HTTP_MAX_HEADERS_SIZE ??= String(UWS_HEAD_LIMIT_BYTES);
     try {
       return { module: load('uWebSockets.js'), build: { version: OFFICIAL_UWS_VERSION, kind: 'official', native: true }, problem: '' };
     } catch (err) {

@@ -4,7 +4,7 @@
 import { ERROR_CODES } from '../errors';
 
 export const ROUTES = ['/v1/events', '/v1/pixel.gif', '/healthz', '/readyz', 'other'] as const;
-export const STATUSES = ['200', '202', '204', '400', '401', '403', '404', '405', '408', '411', '413', '415', '429', '431', '500', '503'] as const;
+export const STATUSES = ['200', '202', '204', '400', '401', '403', '404', '405', '408', '411', '413', '414', '415', '429', '431', '500', '503'] as const;
 export const REJECT_REASONS = Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[];
 /** Per-entry error codes of PutRecords answers; anything else is counted as `other`. */
 export const RECORD_ERROR_CODES = ['ProvisionedThroughputExceededException', 'InternalFailure', 'other'] as const;
