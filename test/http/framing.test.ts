@@ -10,6 +10,8 @@ import { metricsText } from '../support/load';
 import { post, startGateway, tapStream, type Gateway } from '../support/processes';
 
 const ANSWER_DEADLINE_MS = 5_000;
+/** Long enough for an answer on loopback, far shorter than either build's idle close (10 s, 30 s). */
+const UNANSWERED_AFTER_MS = 2_000;
 
 interface RawAnswer {
   readonly text: string;
@@ -18,14 +20,14 @@ interface RawAnswer {
 }
 
 /** Writes a raw request, keeps the socket open, and reads until the server closes or the deadline. */
-function send(port: number, request: string): Promise<RawAnswer> {
+function send(port: number, request: string, deadlineMs = ANSWER_DEADLINE_MS): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
       resolve({ text: Buffer.concat(chunks).toString(), closedByServer: false });
-    }, ANSWER_DEADLINE_MS);
+    }, deadlineMs);
     socket.on('data', (chunk) => chunks.push(chunk));
     socket.on('close', () => {
       clearTimeout(timer);
@@ -95,6 +97,27 @@ describe('request head rules, on either uWS build', () => {
     const tooBig = await post(gateway.url('/v1/events'), '{"marker":"too-big-headers"}', { 'content-type': 'application/json', 'x-padding': 'h'.repeat(33 * 1024) });
     assert.equal(tooBig.status, 431);
     assert.equal(tooBig.body.error, 'headers_too_large');
+  });
+
+  // These never reach a handler: uWS's own parser refuses them, and only the official build answers.
+  // The docs (docs/runtime.md) state this difference; this keeps them true across uWS upgrades.
+  it('leaves malformed framing to the parser: the official build answers 400 and closes, the legacy one never answers', async () => {
+    const official = (gateway.logs[0].uws as { kind: string }).kind === 'official';
+    const malformed = {
+      'an obs-fold header line': 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n',
+      'a NUL in a header value': 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n',
+      'no Host header': 'GET /healthz HTTP/1.1\r\n\r\n',
+    };
+    for (const [what, request] of Object.entries(malformed)) {
+      const answer = await send(gateway.port, request, UNANSWERED_AFTER_MS);
+      if (official) {
+        assert.equal(statusOf(answer), 400, `${what}: ${answer.text}`);
+        assert.ok(answer.closedByServer, what);
+      } else {
+        assert.equal(answer.text, '', `${what}: no answer on the legacy build`);
+        assert.ok(!answer.closedByServer, `${what}: left open until the idle close`);
+      }
+    }
   });
 
   it('delivered exactly the events it took', async () => {
