@@ -119,6 +119,7 @@ describe('a worker that dies mid-batch', () => {
     const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'crash', '--linger-ms', '5'], { GATEWAY_TEST_CRASH_WORKER_EVERY: '3' });
     try {
       const acknowledged = await sendEvents(gateway, 3000, { perRequest: 25 });
+      assert.equal(acknowledged.length, 3000);
       const metrics = await waitUntilShipped(gateway);
       assert.ok(metricValue(metrics, 'gateway_worker_task_failures_total') > 0, 'batches were handed over');
       assert.ok(metricValue(metrics, 'gateway_worker_restarts_total') > 0, 'workers were restarted');

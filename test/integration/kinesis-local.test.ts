@@ -37,12 +37,14 @@ describe('kinesis-local', () => {
     const gateway = await startGateway(['--kinesis-endpoint', mock.endpoint, '--stream', 'strict']);
     try {
       const acknowledged = await sendEvents(gateway, 500, { perRequest: 25 });
+      assert.equal(acknowledged.length, 500, 'every request was taken');
       await waitUntilShipped(gateway, 60_000);
       const seqs = new Set((await tapStream(mock.endpoint, 'strict', 2)).map((e) => e.event.seq as number));
       assert.deepEqual(acknowledged.filter((s) => !seqs.has(s)), []);
       const records = (await readShards(mock.endpoint, 'strict')).flatMap((s) => s.records);
       assert.ok(records.length < 100, `${records.length} records: aggregated`);
       assert.equal(records.flatMap((r) => referenceDeaggregate(r.data, r.partitionKey)).length, seqs.size);
+      assert.equal(seqs.size, 500);
     } finally {
       await gateway.kill('SIGINT');
       mock.child.kill();

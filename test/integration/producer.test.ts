@@ -119,6 +119,7 @@ describe('the producer on a local Kinesis', () => {
       const splitAt = (2n ** 128n / 4n).toString(); // the middle of shard 0's range
       await client.send(new SplitShardCommand({ StreamName: 'reshard', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: splitAt }));
       const acknowledged = await sending;
+      assert.equal(acknowledged.length, 6000, 'every request was taken while the shard split');
       const metrics = await waitUntilShipped(gateway);
       const shards = await readShards(kinesis.endpoint, 'reshard');
       assert.equal(shards.length, 4, 'the parent and its two children');

@@ -15,6 +15,7 @@ describe('shipper tasks', () => {
     const gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'merge', '--linger-ms', '2']);
     try {
       const acknowledged = await sendEvents(gateway, 10000, { perRequest: 20, concurrency: 2 });
+      assert.equal(acknowledged.length, 10000);
       const metrics = await waitUntilShipped(gateway);
       const batches = metricValue(metrics, 'gateway_batches_shipped_total');
       t.diagnostic(`${batches} ring batches went out in ${proxy.counts.putRecordsCalls} PutRecords calls`);

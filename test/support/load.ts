@@ -4,9 +4,13 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { post, type Gateway } from './processes';
 
-/** Sends `count` events as NDJSON requests of `perRequest`, `concurrency` at a time; returns the acknowledged seqs. */
-export async function sendEvents(gateway: Gateway, count: number, options: { perRequest?: number; concurrency?: number; event?: (seq: number) => object } = {}): Promise<number[]> {
-  const { perRequest = 20, concurrency = 8, event = (seq: number) => ({ seq }) } = options;
+/**
+ * Sends `count` events as NDJSON requests of `perRequest`, `concurrency` at a time; returns the
+ * acknowledged seqs. Any answer but 202 fails, unless `allowRefusals`: a test that counts on its
+ * events being taken cannot pass on a gateway that refuses them.
+ */
+export async function sendEvents(gateway: Gateway, count: number, options: { perRequest?: number; concurrency?: number; event?: (seq: number) => object; allowRefusals?: boolean } = {}): Promise<number[]> {
+  const { perRequest = 20, concurrency = 8, event = (seq: number) => ({ seq }), allowRefusals = false } = options;
   const acknowledged: number[] = [];
   let next = 0;
   const worker = async () => {
@@ -14,6 +18,7 @@ export async function sendEvents(gateway: Gateway, count: number, options: { per
       const seqs = Array.from({ length: Math.min(perRequest, count - next) }, () => next++);
       const answer = await post(gateway.url('/v1/events'), seqs.map((s) => JSON.stringify(event(s))).join('\n'), { 'content-type': 'application/x-ndjson' });
       if (answer.status === 202) acknowledged.push(...seqs);
+      else if (!allowRefusals) throw new Error(`events ${seqs[0]}..${seqs[seqs.length - 1]} were refused: ${answer.status} ${JSON.stringify(answer.body)}`);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -24,7 +29,15 @@ export async function metricsText(gateway: Gateway): Promise<string> {
   return (await fetch(gateway.adminUrl('/metrics'))).text();
 }
 
+/**
+ * The value of one series of a /metrics text. A series the text lacks is 0 (sparse label sets print
+ * only what is not), but a metric the text does not declare at all is an error: a renamed metric
+ * must fail the test that reads it, not read as 0.
+ */
 export function metricValue(text: string, series: string): number {
+  const name = series.replace(/\{.*$/, '');
+  const declared = (family: string) => text.includes(`# TYPE ${family} `);
+  if (!declared(name) && !declared(name.replace(/_(count|sum|bucket)$/, ''))) throw new Error(`/metrics has no metric ${name}`);
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
   return line ? Number(line.split(' ')[1]) : 0;
 }
