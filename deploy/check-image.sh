@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# What the Dockerfile builds, checked without a Docker engine. CI runs it as root in a Debian 13 +
+# Node 24 root filesystem (the image's base), in a fresh copy of the checkout:
+#
+#   bash scripts/modern-runtime.sh --packages tini -- bash deploy/check-image.sh
+#
+# It runs deploy/image/install.sh as both of the Dockerfile's stages do, then starts the gateway the
+# way the image would: the Dockerfile's ENTRYPOINT and CMD (read from it), its user, working
+# directory and environment, the application directory read-only and the volumes writable. It
+# checks the uWS build, readiness, the HEALTHCHECK command, an event on the (embedded local) stream,
+# and a clean SIGTERM: readiness 503 while events are still taken for the drain delay, then exit 0
+# with everything shipped. It ends with the size of what the install leaves behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source=$PWD
+
+say() { echo "check-image: $*" >&2; }
+fail() { echo "check-image: FAILED: $*" >&2; [ -n "${log:-}" ] && [ -f "$log" ] && tail -n 30 "$log" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || fail "needs root (it installs packages, adds a user and mounts)"
+# Mounts made here end with this process: a mount namespace of its own (inside modern-runtime.sh's
+# private one, whose propagation it keeps: a chroot cannot change it), and they are undone on exit.
+if [ "${KG_CHECK_IMAGE_UNSHARED:-}" != 1 ]; then
+  exec env KG_CHECK_IMAGE_UNSHARED=1 unshare --mount --propagation unchanged -- bash "$0" "$@"
+fi
+
+# The Dockerfile's instructions that decide how the gateway runs.
+dockerfile() { node -e '
+  const text = require("fs").readFileSync("Dockerfile", "utf8").replace(/\\\n/g, " ");
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const stages = lines.join("\n").split(/^FROM /m);
+  const last = stages[stages.length - 1].split("\n");
+  const get = (name) => last.filter((l) => l.toUpperCase().startsWith(name + " ")).map((l) => l.slice(name.length + 1).trim());
+  const what = process.argv[1];
+  if (what === "ENTRYPOINT" || what === "CMD") console.log(JSON.parse(get(what).pop()).join("\n"));
+  else if (what === "HEALTHCHECK") console.log(JSON.parse(get(what).pop().replace(/^.*?CMD /, "")).join("\n"));
+  else if (what === "ENV") for (const l of get("ENV")) console.log(l);
+  else console.log(get(what).pop());
+' "$1"; }
+
+mapfile -t entrypoint < <(dockerfile ENTRYPOINT)
+mapfile -t cmd < <(dockerfile CMD)
+mapfile -t healthcheck < <(dockerfile HEALTHCHECK)
+mapfile -t image_env < <(dockerfile ENV)
+user=$(dockerfile USER)
+workdir=$(dockerfile WORKDIR)
+say "image command: ${entrypoint[*]} ${cmd[*]} (user $user, in $workdir)"
+
+# A private tmpfs for what the image holds, so that the cached root filesystem stays as it was and
+# runs side by side do not meet.
+mkdir -p "$workdir" /var/lib/kinesis-gateway
+pid=""
+cleanup() {
+  if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  cd /
+  umount -R "$workdir" /var/lib/kinesis-gateway 2>/dev/null || true
+}
+trap cleanup EXIT
+mount -t tmpfs -o size=1g kinesis-gateway-app "$workdir"
+mount -t tmpfs -o size=256m kinesis-gateway-state /var/lib/kinesis-gateway
+
+say "runtime stage: install.sh system"
+bash deploy/image/install.sh system
+say "build stage: install.sh app $source $workdir"
+bash deploy/image/install.sh app "$source" "$workdir"
+# What the image's application layer holds, as the Dockerfile's COPY --from=build gives it.
+chown -R root:root "$workdir"
+mount --bind "$workdir" "$workdir" && mount -o remount,bind,ro "$workdir"
+
+free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
+port=$(free_port); admin_port=$(free_port); kinesis_port=$(free_port)
+log=$(mktemp /tmp/check-image-XXXXXX.log)
+chmod 644 "$log"
+
+# The image's environment, plus the ports (environment variables, so the CMD's flags stay as they are).
+run_env=(env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/nonexistent "${image_env[@]}"
+  GATEWAY_PORT="$port" GATEWAY_ADMIN_PORT="$admin_port" GATEWAY_LOCAL_KINESIS_PORT="$kinesis_port")
+as_user=(setpriv --reuid="${user%%:*}" --regid="${user##*:}" --clear-groups)
+cd "$workdir"
+"${run_env[@]}" "${as_user[@]}" "${entrypoint[@]}" "${cmd[@]}" >"$log" 2>&1 &
+pid=$!
+
+http() { # METHOD URL [BODY] -> prints "STATUS BODY"
+  node -e '
+    const [method, url, body] = process.argv.slice(1);
+    fetch(url, { method, body, headers: body ? { "content-type": "application/json" } : {} })
+      .then(async (r) => console.log(r.status, await r.text()), (e) => console.log(0, e.message));
+  ' "$@"
+}
+log_field() { # the first log line whose msg matches $1, field $2
+  node -e '
+    const [file, pattern, field] = process.argv.slice(1);
+    for (const text of require("fs").readFileSync(file, "utf8").split("\n")) {
+      let line; try { line = JSON.parse(text); } catch { continue; }
+      if (new RegExp(pattern).test(line.msg)) { console.log(JSON.stringify(field.split(".").reduce((v, k) => v?.[k], line))); process.exit(0); }
+    }
+  ' "$log" "$1" "$2"
+}
+
+deadline=$((SECONDS + 60))
+until [ "$(http GET "http://127.0.0.1:$admin_port/readyz" | cut -d' ' -f1)" = 200 ]; do
+  kill -0 $pid 2>/dev/null || fail "the gateway exited before it was ready"
+  [ $SECONDS -lt $deadline ] || fail "not ready within 60 s"
+  sleep 0.2
+done
+say "ready: $(http GET "http://127.0.0.1:$admin_port/readyz")"
+
+uws_kind=$(log_field "uWebSockets" uws.kind | tr -d "\"")
+[ "$uws_kind" = official ] || fail "the image runs the $uws_kind uWS build, not the official one"
+node_pid=$(cat /proc/$pid/task/$pid/children 2>/dev/null | tr -d ' ')
+[ -n "$node_pid" ] || fail "no node process under the init"
+[ "$(awk '/^Uid:/ {print $2}' /proc/"$node_pid"/status)" = "${user%%:*}" ] || fail "the gateway does not run as uid ${user%%:*}"
+[ "$(cat /proc/$pid/comm)" = tini ] || fail "the init is $(cat /proc/$pid/comm), not tini"
+say "uWS build: $uws_kind; node runs as uid ${user%%:*} under tini"
+
+"${run_env[@]}" "${as_user[@]}" "${healthcheck[@]}" || fail "the HEALTHCHECK command failed"
+say "HEALTHCHECK (${healthcheck[*]}): ok"
+
+marker="check-image-$$-$RANDOM"
+answer=$(http POST "http://127.0.0.1:$port/v1/events" "{\"type\":\"check\",\"marker\":\"$marker\",\"n\":1}")
+[ "${answer%% *}" = 202 ] || fail "POST /v1/events answered $answer"
+endpoint=$(log_field 'ready$' kinesisEndpoint | tr -d '"')
+tapped=$(node dist/src/cli.js tap --endpoint "$endpoint" --stream events --idle-exit 2)
+grep -q "\"marker\":\"$marker\",\"n\":1" <<<"$tapped" || fail "the event is not on the stream: $tapped"
+say "event on the stream: $(grep "$marker" <<<"$tapped")"
+
+# SIGTERM as the orchestrator sends it: to the init, which passes it on.
+drain_ms=$(node -e 'const a = process.argv.slice(1); console.log(a[a.indexOf("--drain-delay-ms") + 1])' "${cmd[@]}")
+shutdown_ms=$(node -e 'const a = process.argv.slice(1); console.log(a[a.indexOf("--shutdown-timeout-ms") + 1])' "${cmd[@]}")
+terminated=$SECONDS
+kill -TERM $pid
+until [ "$(http GET "http://127.0.0.1:$admin_port/readyz" | cut -d' ' -f1)" = 503 ]; do
+  [ $((SECONDS - terminated)) -lt 5 ] || fail "readiness did not drop within 5 s of SIGTERM"
+  sleep 0.1
+done
+answer=$(http POST "http://127.0.0.1:$port/v1/events" "{\"type\":\"check\",\"marker\":\"$marker\",\"n\":2}")
+[ "${answer%% *}" = 202 ] || fail "during the drain delay POST /v1/events answered $answer"
+say "after SIGTERM: readiness 503, events still taken (the ${drain_ms} ms drain delay)"
+set +e
+timeout $(((drain_ms + shutdown_ms) / 1000 + 10)) tail --pid=$pid -f /dev/null
+wait $pid
+status=$?
+set -e
+pid=""
+[ $status = 0 ] || fail "the gateway exited with $status after SIGTERM"
+shipped=$(log_field '^shutdown complete$' eventsShipped)
+[ "$shipped" = 2 ] || fail "shutdown complete says eventsShipped=$shipped, expected 2"
+say "exit 0 after $((SECONDS - terminated)) s, shutdown complete with both events shipped"
+
+say "the install leaves $(du -sh "$workdir" | cut -f1) in $workdir (node_modules $(du -sh "$workdir/node_modules" | cut -f1)); largest packages:"
+du -s "$workdir"/node_modules/* "$workdir"/node_modules/@*/* 2>/dev/null | sort -rn | head -n 6 | awk '{printf "  %6.1f MB  %s\n", $1 / 1024, $2}' >&2
+say "OK"
