@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // Entry point: kinesis-gateway serve | tap | local-kinesis.
 
+// On Node < 22 the AWS SDK warns on stderr, once per thread, that it will drop this Node version;
+// `serve` says so once in its log instead (gateway.ts). On a supported Node nothing is silenced.
+if (Number(process.versions.node.split('.')[0]) < 22) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 import { ConfigError, helpText, LOCAL_KINESIS_SCHEMA, parseOptions, SERVE_SCHEMA, TAP_SCHEMA } from './config';
 import { serve, StartupError } from './gateway';
 import { createKinesisClient } from './kinesis-client';

@@ -30,6 +30,7 @@ const VERSION: string = require('../../package.json').version;
 export class StartupError extends Error {}
 
 const SHUTDOWN_POLL_MS = 20;
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
 export interface RunningGateway {
   readonly port: number;
@@ -108,6 +109,9 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   );
   log.info({ config, version: VERSION }, 'effective configuration');
   if (!UWS_BUILD.native) log.warn(uwsFallbackProblem());
+  if (NODE_MAJOR < 22) {
+    log.warn({ node: process.version }, `Node ${process.version} is past its end of life and the AWS SDK will stop supporting it: run Node 24 (see docs/runtime.md)`);
+  }
 
   // The writer is made below; readiness is only asked once the listeners are up. With a spool, a
   // full ring is no reason to turn traffic away: a filling spool is.
