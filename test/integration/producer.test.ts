@@ -6,13 +6,13 @@ import { SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { readFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { createKinesisClient } from '../../src/kinesis-client';
 import { hashKeyOf } from '../../src/shipper/shard-map';
 import { startFaultProxy } from '../support/fault-proxy';
 import { referenceDeaggregate } from '../support/kinesis-agg';
 import { metricValue, sendEvents, waitUntilShipped } from '../support/load';
+import { until } from '../support/wait';
 import { startGateway, startLocalKinesis, tapStream, type LocalKinesisProcess } from '../support/processes';
 import { createStream, readShards, type RawShard } from '../support/read-stream';
 
@@ -115,7 +115,7 @@ describe('the producer on a local Kinesis', () => {
     const client = createKinesisClient({ endpoint: kinesis.endpoint });
     try {
       const sending = sendEvents(gateway, 6000, { perRequest: 20, concurrency: 2 });
-      await sleep(300);
+      await until('events are flowing', async () => metricValue(await (await fetch(gateway.adminUrl('/metrics'))).text(), 'gateway_events_shipped_total') > 0, 30_000, 50);
       const splitAt = (2n ** 128n / 4n).toString(); // the middle of shard 0's range
       await client.send(new SplitShardCommand({ StreamName: 'reshard', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: splitAt }));
       const acknowledged = await sending;

@@ -4,6 +4,7 @@ import { createRingBuffer, dataOffset, HEADER_BYTES, keyOffset, PUBLISHED_SLOT, 
 import { readBatch } from '../../src/ring/ring-reader';
 import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
 import { RingViews } from '../../src/ring/ring-layout';
+import { until } from '../support/wait';
 
 /** A deterministic PRNG so a failure can be replayed. */
 function prng(seed: number): () => number {
@@ -129,7 +130,7 @@ describe('ring writer and reader', () => {
     const writer = new RingWriter(buffer, { maxRecords: 500, maxBytes: 1024, lingerMs: 20 }, (b) => published.push(b));
     writeRecord(writer, 'k', 'data');
     assert.equal(published.length, 0);
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await until('the linger timer publishes the batch', () => published.length > 0, 5000, 5);
     assert.equal(published.length, 1);
     assert.equal(published[0].count, 1);
     assert.equal(Atomics.load(new Int32Array(buffer, 0, 16), PUBLISHED_SLOT), 1, 'the publish fence was bumped');
