@@ -1,5 +1,5 @@
 // npm run bench [-- --quick]: autocannon against the real gateway on its embedded local Kinesis,
-// side by side with a bare uWebSockets.js ceiling, every run verified by reading the stream back.
+// side by side with a bare endpoint on the same uWS build, every run verified by reading the stream back.
 // Writes bench/results/<timestamp>.json and bench/results/latest.md.
 
 import autocannon from 'autocannon';
@@ -28,7 +28,7 @@ interface Target {
   /** Base URL of the server under load. */
   readonly url: string;
   readonly pid: number;
-  /** Where its events land, to verify delivery; none for the ceiling. */
+  /** Where its events land, to verify delivery; none for the bare endpoint. */
   readonly stream?: { readonly endpoint: string; readonly name: string; drained(): Promise<boolean> };
   /** The gateway's /metrics. */
   readonly metricsUrl?: string;
@@ -93,8 +93,8 @@ async function startChild(script: string, args: string[]): Promise<{ port: numbe
   };
 }
 
-async function startCeiling(): Promise<Target> {
-  const child = await startChild('ceiling-server.js', []);
+async function startBare(): Promise<Target> {
+  const child = await startChild('bare-server.js', []);
   return { url: `http://127.0.0.1:${child.port}`, pid: child.pid, stop: child.stop };
 }
 
@@ -126,7 +126,7 @@ async function startGatewayTarget(stream: string, kinesisEndpoint?: string, extr
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'ceiling', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: startCeiling },
+  { name: 'bare', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: startBare },
   { name: 'single', method: 'POST', path: '/v1/events', body: EVENT, contentType: 'application/json', eventsPerRequest: 1, start: (stream) => startGatewayTarget(stream) },
   { name: 'batch', method: 'POST', path: '/v1/events', body: BATCH, contentType: 'application/x-ndjson', eventsPerRequest: 100, start: (stream) => startGatewayTarget(stream) },
   {
@@ -273,12 +273,12 @@ function printIsolation(run: IsolationRun, repetition: number): void {
   process.stderr.write(`isolation #${repetition + 1}: ${run.rate} req/s, p99 healthy ${run.healthyP99Ms} ms, with 2 s Kinesis latency ${run.slowKinesisP99Ms} ms (${run.p99Ratio.toFixed(2)}x), ${run.errors} errors, ring full after ${run.ringFullAfterS ?? 'never'} s, delivered ${run.delivered} of ${run.acknowledged}\n`);
 }
 
-/** What limited ceiling and single, from their CPU figures: the harness shares the machine with the servers. */
-function ceilingBound(med: (name: string, key: keyof Run) => number): string {
+/** What limited bare and single, from their CPU figures: the harness shares the machine with the servers. */
+function bareBound(med: (name: string, key: keyof Run) => number): string {
   const percent = (name: string, key: keyof Run) => `${Math.round(med(name, key))}%`;
-  const bound = med('ceiling', 'loadGeneratorCpuPercent') >= 95 ? ', so it, not the server, set the ceiling' : '';
-  const generator = `the load generator was at ${percent('ceiling', 'loadGeneratorCpuPercent')} of a core${bound}`;
-  return `What limited them: during ceiling ${generator} (the machine was ${percent('ceiling', 'machineCpuPercent')} busy); `
+  const bound = med('bare', 'loadGeneratorCpuPercent') >= 95 ? ', so it, not the server, set the limit' : '';
+  const generator = `the load generator was at ${percent('bare', 'loadGeneratorCpuPercent')} of a core${bound}`;
+  return `What limited them: during bare ${generator} (the machine was ${percent('bare', 'machineCpuPercent')} busy); `
     + `during single the machine was ${percent('single', 'machineCpuPercent')} busy, the gateway's main thread at ${percent('single', 'mainThreadCpuPercent')} `
     + `and the load generator at ${percent('single', 'loadGeneratorCpuPercent')}: the gateway, its shipping threads, the local Kinesis and the load generator share ${os.cpus().length} cores.`;
 }
@@ -324,7 +324,7 @@ async function main(): Promise<void> {
   const aggregationOf = (mode: string) => aggregation.filter((a) => a.mode === mode);
   const aggregationRatio = median(aggregationOf('random').map((a) => a.ratio));
   const ratios = {
-    singleOverCeiling: med('single', 'requestsPerS') / med('ceiling', 'requestsPerS'),
+    singleOverBare: med('single', 'requestsPerS') / med('bare', 'requestsPerS'),
     singleOverSeedDesign: med('single', 'requestsPerS') / med('seed-design', 'requestsPerS'),
     singleDiskOverSingle: med('single-disk', 'requestsPerS') / med('single', 'requestsPerS'),
     isolationP99SlowOverHealthy: median(isolation.map((i) => i.p99Ratio)),
@@ -355,9 +355,9 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    `single ÷ ceiling: ${ratios.singleOverCeiling.toFixed(2)} (target ≥ 0.80). single ÷ seed-design: ${ratios.singleOverSeedDesign.toFixed(1)} (target ≥ 20). Reference: 100,000 events/min.`,
+    `single ÷ bare: ${ratios.singleOverBare.toFixed(2)} (target ≥ 0.80). single ÷ seed-design: ${ratios.singleOverSeedDesign.toFixed(1)} (target ≥ 20). Reference: 100,000 events/min.`,
     '',
-    ceilingBound(med),
+    bareBound(med),
     '',
     `Isolation: single at ${isolation[0].rate.toLocaleString('en-US')} req/s (half its peak), healthy, then with 2 s added to every Kinesis call: p99 ${median(isolation.map((i) => i.healthyP99Ms))} ms → ${median(isolation.map((i) => i.slowKinesisP99Ms))} ms (${ratios.isolationP99SlowOverHealthy.toFixed(2)}×, target ≤ 1.25×), ${median(isolation.map((i) => i.errors))} errors; the ring filled ${isolation.map((i) => (i.ringFullAfterS === null ? 'never' : `after ${i.ringFullAfterS.toFixed(1)} s`)).join(', ')}; every acknowledged event delivered: ${isolation.every((i) => i.delivered >= i.acknowledged) ? 'yes' : 'NO'}.`,
     '',
