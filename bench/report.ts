@@ -61,6 +61,8 @@ export function computeRatios(results: Results): Record<string, Ratio> {
   return {
     singleMainCpuPerRequestOverBare: ratio('(a) single ÷ bare: main-thread CPU per request at the fixed rate', mainUs('single') / mainUs('bare'), '<= 1.25'),
     singleOverBare: ratio('(b) single ÷ bare: peak req/s, unpipelined', peak('single') / peak('bare'), '>= 0.45'),
+    singleOverFastifyPeer: ratio('(c) single ÷ fastify-peer: peak req/s, unpipelined', peak('single') / peak('fastify-peer'), '>= 2'),
+    singleMainCpuOverFastifyPeer: ratio('(c) single ÷ fastify-peer: main-thread CPU per request at the fixed rate', mainUs('single') / mainUs('fastify-peer'), '<= 0.5'),
     singleOverSeedDesign: ratio('single ÷ seed-design: peak req/s, unpipelined', peak('single') / peak('seed-design'), '>= 20'),
     isolationP99SlowOverHealthy: ratio('isolation: p99 with 2 s added to every Kinesis call ÷ healthy', median(results.isolation.map((i) => i.p99Ratio)), '<= 1.25'),
     aggregationOverAwsKinesisAgg: ratio('aggregation: ours ÷ aws-kinesis-agg, events/s', aggregation, '>= 5'),

@@ -94,6 +94,17 @@ async function startWithOwnKinesis(script: string, stream: string, drained: (url
   };
 }
 
+/** The fastify peer has shipped everything once its /pending says 0. */
+async function fastifyDrained(url: string): Promise<boolean> {
+  const deadline = Date.now() + 600_000;
+  while (Date.now() < deadline) {
+    const { pending } = (await (await fetch(`${url}/pending`)).json()) as { pending: number };
+    if (pending === 0) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
 export async function startGatewayTarget(stream: string, kinesisEndpoint?: string, extraArgs: string[] = []): Promise<Target> {
   const gateway = await startGateway(['--stream', stream, ...(kinesisEndpoint ? ['--kinesis-endpoint', kinesisEndpoint] : ['--local-kinesis-shards', String(SHARDS)]), ...extraArgs]);
   const pid = gateway.child.pid!;
@@ -115,6 +126,7 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'single', ...single, pipelining: 1, headline: true, start: gateway },
   { name: 'pixel', method: 'GET', path: PIXEL_PATH, eventsPerRequest: 1, pipelining: 1, headline: true, start: gateway },
   { name: 'batch', ...single, body: BATCH, contentType: 'application/x-ndjson', eventsPerRequest: 100, pipelining: 1, headline: true, start: gateway },
+  { name: 'fastify-peer', ...single, pipelining: 1, headline: true, start: (stream) => startWithOwnKinesis('fastify-peer-server.js', stream, fastifyDrained) },
   // It answers only after PutRecord: nothing is left to ship when the load stops.
   { name: 'seed-design', ...single, pipelining: 1, headline: true, start: (stream) => startWithOwnKinesis('seed-design-server.js', stream, async () => true) },
   {
@@ -127,7 +139,7 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 /** The scenarios run at a fixed rate as well, for CPU per request. */
-export const FIXED_RATE_SCENARIOS = ['bare', 'single'];
+export const FIXED_RATE_SCENARIOS = ['bare', 'single', 'fastify-peer'];
 
 export function scenario(name: string): Scenario {
   const found = SCENARIOS.find((s) => s.name === name);
