@@ -9,8 +9,12 @@
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import type { Logger } from '../log';
-import type { CounterHandle } from '../metrics/shared-metrics';
+import { METRICS } from '../metrics/metric-definitions';
+import { SharedMetrics, type CounterHandle } from '../metrics/shared-metrics';
+import { RingViews } from '../ring/ring-layout';
+import { readBatch } from '../ring/ring-reader';
 import type { BatchDescriptor } from '../ring/ring-writer';
+import { appendDeadLetters } from './dead-letter';
 import type { ShipperWorkerData, ShipTask } from './worker';
 
 export interface ShipperOptions {
@@ -34,11 +38,20 @@ export interface ShipperOptions {
   readonly workerRestarts: CounterHandle;
 }
 
+/** A failed task is handed on after a pause that doubles with each failure, up to the cap. */
 const RESUBMIT_DELAY_MS = 200;
+const MAX_RESUBMIT_DELAY_MS = 2000;
+/**
+ * A task whose worker throws or dies this many times in a row will fail forever (a poison batch):
+ * its events go to the dead-letter file, so that it stops holding its slot and its ring space.
+ * High enough that a worker dying now and then (GATEWAY_TEST_CRASH_WORKER_EVERY) never gets there.
+ */
+const MAX_TASK_ATTEMPTS = 10;
 
 interface Task {
   readonly batches: readonly BatchDescriptor[];
   readonly region: ShipTask;
+  failures: number;
 }
 
 export class Shipper {
@@ -50,9 +63,13 @@ export class Shipper {
   private closed = false;
   /** Batches waiting for a free slot, oldest first. */
   private readonly waiting: BatchDescriptor[] = [];
+  private readonly ring: RingViews;
+  private readonly givenUp: CounterHandle;
 
   constructor(private readonly options: ShipperOptions) {
     this.slots = options.ordered ? 1 : options.workers * options.batchesPerWorker;
+    this.ring = new RingViews(options.workerData.ring);
+    this.givenUp = new SharedMetrics(options.workerData.metrics).counter(METRICS.deadLettered, 'refused');
     this.pool = new Piscina({
       filename: path.join(__dirname, 'worker.js'),
       minThreads: options.workers,
@@ -114,31 +131,51 @@ export class Shipper {
       }
       this.tasksRunning++;
       // Send only the region's numbers: the worker reads the bytes from the ring itself.
-      this.submit({ batches, region: { start: batches[0].start, end: last.end, count } });
+      this.submit({ batches, region: { start: batches[0].start, end: last.end, count }, failures: 0 });
     }
   }
 
   private submit(task: Task): void {
     this.pool.run(task.region).then(
-      (deadLettered: number[]) => {
-        this.tasksRunning--;
-        let offset = 0;
-        for (const batch of task.batches) {
-          const own = deadLettered.length === 0 ? deadLettered : deadLettered.filter((i) => i >= offset && i < offset + batch.count).map((i) => i - offset);
-          offset += batch.count;
-          this.options.batchesShipped.inc();
-          this.options.onConfirmed(batch, own);
-          this.inFlight--;
-        }
-        if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
-        this.startTasks();
-      },
+      (deadLettered: number[]) => this.settle(task, deadLettered),
       (err: Error) => {
         if (this.closed) return;
         this.options.taskFailures.inc();
-        this.options.log.error({ err: err.message, batch: task.region }, 'shipper task failed; handing the batch to another worker');
-        setTimeout(() => this.submit(task), RESUBMIT_DELAY_MS).unref();
+        if (++task.failures >= MAX_TASK_ATTEMPTS) return this.giveUp(task, err);
+        this.options.log.error({ err: err.message, batch: task.region, failures: task.failures }, 'shipper task failed; handing the batch to another worker');
+        setTimeout(() => this.submit(task), Math.min(MAX_RESUBMIT_DELAY_MS, RESUBMIT_DELAY_MS * 2 ** (task.failures - 1))).unref();
       },
     );
+  }
+
+  /** The task is done: its events are confirmed, except those at `deadLettered` (positions in the task). */
+  private settle(task: Task, deadLettered: readonly number[]): void {
+    this.tasksRunning--;
+    let offset = 0;
+    for (const batch of task.batches) {
+      const own = deadLettered.length === 0 ? deadLettered : deadLettered.filter((i) => i >= offset && i < offset + batch.count).map((i) => i - offset);
+      offset += batch.count;
+      this.options.batchesShipped.inc();
+      this.options.onConfirmed(batch, own);
+      this.inFlight--;
+    }
+    if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+    this.startTasks();
+  }
+
+  /** Writes a poison task's events to the dead-letter file (some may have shipped before a failure) and settles it. */
+  private giveUp(task: Task, err: Error): void {
+    const { count } = task.region;
+    const file = this.options.workerData.deadLetterFile;
+    try {
+      appendDeadLetters(file, readBatch(this.ring, task.region.start, task.region.end).map((record) => record.data));
+    } catch (readErr) {
+      // The ring region itself is unreadable: nothing can be kept, but the slot and the space must come back.
+      this.options.log.error({ err: (readErr as Error).message, batch: task.region }, `cannot write a failed task's ${count} events to the dead-letter file: they are lost`);
+    }
+    this.givenUp.inc(count);
+    this.options.log.error({ err: err.message, batch: task.region, failures: task.failures, file },
+      `a shipper task of ${count} events failed ${task.failures} times in a row (${err.message}): its events are written to the dead-letter file`);
+    this.settle(task, Array.from({ length: count }, (_, i) => i));
   }
 }

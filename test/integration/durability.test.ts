@@ -3,7 +3,7 @@
 // process (it outlives the gateways), reached directly or through the fault proxy.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -127,6 +127,28 @@ describe('a worker that dies mid-batch', () => {
       t.diagnostic(`${metricValue(metrics, 'gateway_worker_task_failures_total')} batches handed over; ${duplicates(onStream)} duplicates from the halves shipped before the crashes`);
       assert.deepEqual(missingFrom(onStream, acknowledged), []);
       assert.ok(gateway.logs.some((l) => /exits mid-batch/.test(l.msg)), 'the hook did fire');
+    } finally {
+      await gateway.kill('SIGKILL');
+      await kinesis.kill();
+    }
+  });
+});
+
+describe('a batch that fails every time', () => {
+  it('is given up after 10 tries: its events go to the dead-letter file, counted and logged, and the gateway goes on', async () => {
+    const kinesis = await startLocalKinesis('poison', 1);
+    const deadLetterFile = path.join(tempDir('dead'), '..', 'dead.ndjson');
+    // Every task's worker ships half the batch and dies: the batch can never be confirmed.
+    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'poison', '--linger-ms', '5', '--dead-letter-file', deadLetterFile], { GATEWAY_TEST_CRASH_WORKER_EVERY: '1' });
+    try {
+      const acknowledged = await sendEvents(gateway, 10, { perRequest: 10 });
+      const metrics = await waitUntilShipped(gateway, 120_000);
+      assert.equal(metricValue(metrics, 'gateway_worker_task_failures_total'), 10, 'tried 10 times');
+      assert.equal(metricValue(metrics, 'gateway_dead_letter_events_total{reason="refused"}'), 10);
+      const dead = readFileSync(deadLetterFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line).event.seq as number);
+      assert.deepEqual(dead.sort((a, b) => a - b), acknowledged, 'every event of the batch is in the dead-letter file');
+      assert.ok(gateway.logs.some((l) => l.level === 50 && /failed 10 times in a row/.test(l.msg)), 'and it is logged');
+      assert.equal((await fetch(gateway.adminUrl('/readyz'))).status, 200, 'the gateway goes on');
     } finally {
       await gateway.kill('SIGKILL');
       await kinesis.kill();
