@@ -60,9 +60,14 @@ describe('compressed bodies', () => {
 });
 
 describe('the tracking pixel', () => {
-  it('is a 43-byte GIF', () => {
-    assert.equal(PIXEL_GIF.length, 43);
+  it('is a complete 1×1 transparent GIF', () => {
     assert.equal(PIXEL_GIF.subarray(0, 6).toString(), 'GIF89a');
+    assert.deepEqual([PIXEL_GIF.readUInt16LE(6), PIXEL_GIF.readUInt16LE(8)], [1, 1], '1×1 logical screen');
+    const control = PIXEL_GIF.indexOf(Buffer.from([0x21, 0xf9, 0x04])); // graphic control extension
+    assert.ok(control > 0 && (PIXEL_GIF[control + 3] & 0x01) === 1, 'its one colour is transparent');
+    const image = PIXEL_GIF.indexOf(0x2c, control + 8); // image descriptor
+    assert.deepEqual([PIXEL_GIF.readUInt16LE(image + 5), PIXEL_GIF.readUInt16LE(image + 7)], [1, 1], 'one pixel of image data');
+    assert.equal(PIXEL_GIF[PIXEL_GIF.length - 1], 0x3b, 'it ends with the trailer: a browser sees a whole image');
   });
   it('turns decoded query parameters into an event, repeated keys into arrays', () => {
     assert.deepEqual(JSON.parse(pixelEvent('e=page_view&tag=a&tag=b&tag=c&u=%C3%A9t%C3%A9&sp=a+b').toString()), { e: 'page_view', tag: ['a', 'b', 'c'], u: 'été', sp: 'a b' });

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
+import { envName, LOCAL_KINESIS_SCHEMA, SERVE_SCHEMA, TAP_SCHEMA } from '../../src/config';
 import { freePort } from '../support/ports';
 import { post, runCli, startLocalKinesis } from '../support/processes';
 
@@ -59,13 +60,41 @@ describe('start-up', () => {
     }
   });
 
-  it('prints every serve option with its default for --help, and exits 2 on bad options', async () => {
-    const help = runCli(['serve', '--help']);
-    assert.equal((await help.exited).code, 0);
-    const text = help.logs.map((l) => l.msg).join('\n');
-    for (const flag of ['--port', '--admin-port', '--stream', '--ring-bytes', '--workers', '--linger-ms', '--kinesis-endpoint', '--region', '--local-kinesis-port']) {
-      assert.ok(text.includes(flag), `${flag} is listed`);
-    }
+  for (const [what, flag] of [['events', '--port'], ['admin', '--admin-port']] as const) {
+    it(`says so and exits 1 when the ${what} port is taken`, async () => {
+      const kinesis = await startLocalKinesis(`port-${what}`, 1);
+      const taken = net.createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const port = (taken.address() as net.AddressInfo).port;
+      try {
+        const ports = { '--port': '0', '--admin-port': '0', [flag]: String(port) };
+        const running = runCli(['serve', ...Object.entries(ports).flat(), '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--kinesis-endpoint', kinesis.endpoint, '--stream', `port-${what}`]);
+        assert.equal((await running.exited).code, 1);
+        assert.match(running.stderr.join('\n'), new RegExp(`cannot listen for ${what} on 127\\.0\\.0\\.1:${port} \\(in use or not permitted\\)`));
+      } finally {
+        taken.close();
+        await kinesis.kill();
+      }
+    });
+  }
+
+  for (const [command, schema] of [['serve', SERVE_SCHEMA], ['tap', TAP_SCHEMA], ['local-kinesis', LOCAL_KINESIS_SCHEMA]] as const) {
+    it(`prints every ${command} option with its default and environment variable for --help`, async () => {
+      const help = runCli([command, '--help']);
+      assert.equal((await help.exited).code, 0);
+      const text = help.logs.map((l) => l.msg).join('\n');
+      const specs: Parameters<typeof envName>[0][] = Object.values(schema);
+      for (const spec of specs) {
+        const at = text.indexOf(`  --${spec.flag}`);
+        assert.ok(at >= 0, `--${spec.flag} is listed`);
+        const entry = text.slice(at, text.indexOf('\n  --', at + 1) >>> 0);
+        const env = (spec.env ?? [envName(spec)]).join(', ');
+        assert.ok(entry.includes(`default: ${spec.default === undefined ? 'unset' : String(spec.default)}; env: ${env}`), `--${spec.flag} shows its default and variables: ${entry}`);
+      }
+    });
+  }
+
+  it('exits 2 on bad options, naming each', async () => {
     const bad = runCli(['serve', '--port', 'x', '--linger-ms', '-1']);
     assert.equal((await bad.exited).code, 2);
     assert.match(bad.stderr.join('\n'), /--port: expected a whole number[\s\S]*--linger-ms: must be at least 0/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRingBuffer, dataOffset, HEADER_BYTES, keyOffset, PUBLISHED_SLOT, recordBytes, RECORD_HEADER_BYTES } from '../../src/ring/ring-layout';
+import { createRingBuffer, dataOffset, HEADER_BYTES, KEY_LENGTH_OFFSET, keyOffset, PUBLISHED_SLOT, RECORD_HEADER_BYTES, RECORD_LENGTH_OFFSET, recordBytes } from '../../src/ring/ring-layout';
 import { readBatch } from '../../src/ring/ring-reader';
 import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
 import { RingViews } from '../../src/ring/ring-layout';
@@ -26,12 +26,27 @@ function writeRecord(writer: RingWriter, key: string, data: string): boolean {
 }
 
 describe('ring layout', () => {
-  it('pins the slots and sizes both threads rely on', () => {
-    assert.equal(HEADER_BYTES, 64);
-    assert.equal(PUBLISHED_SLOT, 0);
-    assert.equal(RECORD_HEADER_BYTES, 6);
-    assert.equal(recordBytes(36, 100), 142);
-    assert.equal(createRingBuffer(256).byteLength, 64 + 256);
+  it('puts a record where the layout says, and the reader finds it there', () => {
+    const buffer = createRingBuffer(256);
+    assert.equal(buffer.byteLength, HEADER_BYTES + 256, 'the header slots come before the records');
+    const published: BatchDescriptor[] = [];
+    const writer = new RingWriter(buffer, { maxRecords: 10, maxBytes: 256, lingerMs: 60_000 }, (b) => published.push(b));
+    assert.ok(writeRecord(writer, 'key', 'data!'));
+    assert.equal(writer.used, recordBytes(3, 5), 'a record takes what recordBytes says');
+    assert.equal(recordBytes(3, 5), RECORD_HEADER_BYTES + 3 + 5);
+    // The record's header, as the reader in another thread sees the bytes.
+    const bytes = Buffer.from(buffer, HEADER_BYTES);
+    assert.equal(bytes.readUInt32LE(RECORD_LENGTH_OFFSET), recordBytes(3, 5));
+    assert.equal(bytes.readUInt16LE(KEY_LENGTH_OFFSET), 3);
+    assert.equal(bytes.toString('latin1', keyOffset(0), keyOffset(0) + 3), 'key');
+    assert.equal(bytes.toString('latin1', dataOffset(0, 3), dataOffset(0, 3) + 5), 'data!');
+    const fence = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    assert.equal(Atomics.load(fence, PUBLISHED_SLOT), 0);
+    writer.closeBatch();
+    assert.equal(Atomics.load(fence, PUBLISHED_SLOT), 1, 'publishing bumps the fence slot');
+    const [record] = readBatch(new RingViews(buffer), published[0].start, published[0].end);
+    assert.equal(record.partitionKey, 'key');
+    assert.equal(Buffer.from(record.data).toString(), 'data!');
   });
 });
 
