@@ -98,15 +98,25 @@ function peakRows(runsByName: Record<string, Run[]>, names: string[]): string[] 
   });
 }
 
-function fixedRows(runsByName: Record<string, Run[]>): string[] {
+/** A fixed-rate run that fell short of its rate measured a saturated server, not the rate. */
+const SHORT_OF_RATE = 0.95;
+
+function fixedRows(runsByName: Record<string, Run[]>, rate: number): string[] {
   return Object.entries(runsByName).map(([name, runs]) => {
     const fig = (key: keyof Run, digits = 1) => {
       const values = runs.map((r) => Number(r[key] ?? 0));
       return `${median(values).toFixed(digits)} ${spread(values)}`;
     };
     const med = (key: keyof Run) => median(runs.map((r) => Number(r[key] ?? 0)));
-    return `| ${name} | ${int(med('requestsPerS'))} | ${med('p50Ms')} / ${med('p99Ms')} | ${fig('mainThreadUsPerRequest')} | ${fig('otherThreadsUsPerEvent')} | ${fig('localKinesisUsPerEvent')} | ${fig('loadGeneratorUsPerRequest')} | ${pct(med('machineCpuPercent'))} | ${deliveredCell(runs)} |`;
+    const short = med('requestsPerS') < rate * SHORT_OF_RATE ? ' (short of the rate)' : '';
+    return `| ${name} | ${int(med('requestsPerS'))}${short} | ${med('p50Ms')} / ${med('p99Ms')} | ${fig('mainThreadUsPerRequest')} | ${fig('otherThreadsUsPerEvent')} | ${fig('localKinesisUsPerEvent')} | ${fig('loadGeneratorUsPerRequest')} | ${pct(med('machineCpuPercent'))} | ${deliveredCell(runs)} |`;
   });
+}
+
+function shortOfRate(runsByName: Record<string, Run[]>, rate: number): string[] {
+  const short = Object.entries(runsByName).filter(([, runs]) => median(runs.map((r) => r.requestsPerS)) < rate * SHORT_OF_RATE).map(([name]) => name);
+  if (short.length === 0) return [];
+  return [`${short.join(', ')} fell short of ${int(rate)} req/s: ${short.length === 1 ? 'that server was' : 'those servers were'} saturated (or the machine was), so the figures are CPU per request at its peak, not at the rate, and the ratios that use them compare different loads. A lower --rate compares like with like.`, ''];
 }
 
 /** How the CPU was split during the peak single run: what limited it. */
@@ -183,8 +193,9 @@ export function buildReport(meta: Meta, results: Results): { json: { allDelivere
     '',
     '| scenario | requests/s | p50 / p99 ms | main thread µs/request | other threads µs/event | local Kinesis µs/event | load generator µs/request | machine CPU (all cores) | acknowledged events on the stream |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...fixedRows(results.fixedRate),
+    ...fixedRows(results.fixedRate, meta.rate),
     '',
+    ...shortOfRate(results.fixedRate, meta.rate),
     `Isolation: single at ${int(isolation[0].rate)} req/s (half its peak), healthy, then with 2 s added to every Kinesis call: p99 ${median(isolation.map((i) => i.healthyP99Ms))} ms → ${median(isolation.map((i) => i.slowKinesisP99Ms))} ms (${ratios.isolationP99SlowOverHealthy.value.toFixed(2)}×, target ≤ 1.25×), ${median(isolation.map((i) => i.errors))} errors; the ring filled ${isolation.map((i) => (i.ringFullAfterS === null ? 'never' : `after ${i.ringFullAfterS.toFixed(1)} s`)).join(', ')}; every acknowledged event delivered: ${isolation.every((i) => i.delivered >= i.acknowledged) ? 'yes' : 'NO'}.`,
     '',
     'Aggregation on one thread, 200-byte events, 50 KiB records, ours against aws-kinesis-agg (target ≥ 5×; ≥ 200 events per record):',
