@@ -124,9 +124,11 @@ function cpuSplit(runs: Run[]): string {
   const med = (key: keyof Run) => median(runs.map((r) => Number(r[key] ?? 0)));
   const parts = [med('mainThreadCpuPercent'), med('otherThreadsCpuPercent'), med('localKinesisCpuPercent'), med('loadGeneratorCpuPercent')];
   const cores = os.cpus().length;
+  const together = parts.reduce((a, b) => a + b, 0);
   return `How the CPU was split during peak \`single\` (percent of one core; the machine has ${cores}, ${cores * 100}% in all): `
     + `gateway main thread ${pct(parts[0])}, its shipping threads (and GC) ${pct(parts[1])}, local Kinesis ${pct(parts[2])}, load generator ${pct(parts[3])}; `
-    + `together ${pct(parts.reduce((a, b) => a + b, 0))}, and the machine was ${pct(med('machineCpuPercent'))} busy (all cores, every process, other work included).`;
+    + `together ${pct(together)}; the machine was ${pct(med('machineCpuPercent'))} busy over all cores, so everything else on it `
+    + `(the harness, other work) took about ${pct(Math.max(0, med('machineCpuPercent') * cores - together))} of a core.`;
 }
 
 /** Bars of events/min per scenario on a log scale with the 100,000/min line, and each p99 as a label. */
