@@ -14,6 +14,7 @@ import { startLocalKinesis, type LocalKinesis } from './kinesis-local/local-kine
 import type { Logger } from './log';
 import { METRICS } from './metrics/metric-definitions';
 import { createRegistry } from './metrics/registry';
+import { Backlog } from './intake/backlog';
 import { Intake, intakeCounters } from './intake/intake';
 import { StreamAcks } from './intake/stream-acks';
 import { Spool, spoolCounters } from './spool/spool';
@@ -56,12 +57,20 @@ function batchLimits(config: ServeConfig): BatchLimits {
 }
 
 /** The spool of --spool-dir, with the segments an earlier run left; none without the option. */
-function openSpool(config: ServeConfig, ring: RingWriter, metrics: SharedMetrics, log: Logger): Spool | undefined {
+function openSpool(config: ServeConfig, ring: RingWriter, metrics: SharedMetrics, log: Logger, backlog: Backlog): Spool | undefined {
   if (!config.spoolDir) return undefined;
   return new Spool({
     dir: config.spoolDir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes, commitMs: config.spoolCommitMs, ring, log,
     counters: spoolCounters(metrics), deadLetterFile: config.deadLetterFile,
+    onLoaded: (seq, receivedAt) => backlog.written(seq, 1, receivedAt),
   });
+}
+
+/** Age of the oldest event accepted and not yet confirmed (in the ring, or waiting in the spool); 0 when there is none. */
+function oldestUnconfirmedAgeSeconds(backlog: Backlog, spool: Spool | undefined): number {
+  const inRing = backlog.oldestReceivedAt ?? Number.POSITIVE_INFINITY;
+  const oldest = Math.min(inRing, spool?.oldestUnloadedAt ?? Number.POSITIVE_INFINITY);
+  return Number.isFinite(oldest) ? Math.max(0, Date.now() - oldest) / 1000 : 0;
 }
 
 export async function serve(config: ServeConfig, log: Logger): Promise<RunningGateway> {
@@ -151,8 +160,9 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     },
   });
   let spool: Spool | undefined;
+  const backlog = new Backlog();
   try {
-    spool = openSpool(config, writer, metrics, log);
+    spool = openSpool(config, writer, metrics, log, backlog);
   } catch (err) {
     await shipper.close();
     localKinesis?.stop();
@@ -160,7 +170,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   }
   const acks = new StreamAcks(config.ackTimeoutMs, metrics.histogram(METRICS.ackWait));
   const intake = new Intake({
-    ring: writer, spool, durability: config.durability as 'memory' | 'disk', acks, keyRule: parsePartitionKeyRule(config.partitionKey),
+    ring: writer, spool, durability: config.durability as 'memory' | 'disk', acks, backlog, keyRule: parsePartitionKeyRule(config.partitionKey),
     counters: intakeCounters(metrics),
   });
   const registry = createRegistry(metrics, {
@@ -172,6 +182,9 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     spoolSegments: () => spool?.segmentCount ?? 0,
     spoolWritable: () => (spool && !spool.writable ? 0 : 1),
     ackWaiting: () => acks.waiting,
+    oldestUnconfirmedAgeSeconds: () => oldestUnconfirmedAgeSeconds(backlog, spool),
+    spoolCapacityBytes: () => (spool ? config.spoolMaxBytes : 0),
+    ready: () => (readiness.ready ? 1 : 0),
   }, { version: VERSION, uwsVersion: UWS_BUILD.version, uwsBuild: UWS_BUILD.kind });
 
   const publicApp = createPublicApp({
@@ -234,19 +247,33 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     await spool?.flush(); // requests waiting on a commit get their answers
     const shipped = await shipEverything(Date.now() + config.shutdownTimeoutMs);
     const left = writer.used;
+    // Counted before the pool closes: what is still unconfirmed is on disk (the spool's share) or lost.
+    const leftInRing = backlog.eventsInRing;
+    const leftInSpool = spool?.unconfirmedEvents ?? 0;
+    const lost = config.durability === 'disk' ? 0 : Math.max(0, leftInRing - (spool?.eventsInRing ?? 0));
     acks.finishAll();
-    if (shipped) log.info({ tookMs: Date.now() - started }, 'every buffered event was confirmed by Kinesis');
-    else if (config.durability === 'disk') log.warn({ bytesLeft: left, spoolBytes: spool?.bytes }, `shutdown timeout of ${config.shutdownTimeoutMs} ms passed with events not yet confirmed by Kinesis: they stay in the spool and are replayed at the next start`);
-    else log.error({ bytesLeft: left, batchesInFlight: shipper.batchesInFlight, spoolBytes: spool?.bytes }, `shutdown timeout of ${config.shutdownTimeoutMs} ms passed with events in the buffer not yet confirmed by Kinesis: they are lost${spool ? ' (what the spool holds stays for the next start)' : ''}`);
+    const confirmed = metrics.total(METRICS.eventsShipped);
+    const deadLetteredByReason = Object.fromEntries(metrics.samples(METRICS.deadLettered).map((sample) => [sample.labels.reason, sample.value]));
+    const deadLettered = metrics.total(METRICS.deadLettered);
+    const counts = { eventsConfirmed: confirmed, eventsDeadLettered: deadLettered, deadLetteredByReason, eventsLeftInSpool: leftInSpool, eventsLost: lost, tookMs: Date.now() - started };
+    const deadLetterNote = Object.entries(deadLetteredByReason).filter(([, n]) => n > 0).map(([reason, n]) => `${n} ${reason}`).join(', ');
+    if (shipped && deadLettered === 0) log.info(counts, `every buffered event was confirmed by Kinesis (${confirmed} events)`);
+    else if (shipped) log.warn({ ...counts, deadLetterFile: config.deadLetterFile }, `every buffered event was settled: ${confirmed} confirmed by Kinesis, ${deadLettered} written to the dead-letter file ${config.deadLetterFile} (${deadLetterNote}); kinesis-gateway replay re-sends them`);
+    else if (config.durability === 'disk') log.warn({ ...counts, bytesLeft: left, spoolBytes: spool?.bytes }, `shutdown timeout of ${config.shutdownTimeoutMs} ms passed with ${leftInSpool} events not yet confirmed by Kinesis: they stay in the spool and are replayed at the next start`);
+    else log.error({ ...counts, bytesLeft: left, batchesInFlight: shipper.batchesInFlight, spoolBytes: spool?.bytes }, `shutdown timeout of ${config.shutdownTimeoutMs} ms passed with ${lost} events in the buffer not yet confirmed by Kinesis: they are lost${spool ? ` (the ${leftInSpool} the spool holds stay for the next start)` : ''}`);
     uws.us_listen_socket_close(adminSocket);
     await spool?.close();
     await shipper.close();
     localKinesis?.stop();
     log.info({
       eventsAccepted: metrics.total(METRICS.eventsAccepted),
-      eventsShipped: metrics.total(METRICS.eventsShipped),
-      eventsDeadLettered: metrics.total(METRICS.deadLettered),
+      eventsShipped: confirmed,
+      eventsDeadLettered: deadLettered,
+      eventsDeadLetteredByReason: deadLetteredByReason,
+      eventsReplayedFromSpool: metrics.total(METRICS.spoolReplayed),
       eventsSpilledToSpool: metrics.total(METRICS.spoolSpilled),
+      eventsLeftInSpool: leftInSpool,
+      eventsLost: lost,
       spoolBytesLeft: spool?.bytes ?? 0,
       bytesLeftUnshipped: left,
     }, 'shutdown complete');

@@ -14,6 +14,7 @@ import { METRICS } from '../metrics/metric-definitions';
 import type { CounterHandle, SharedMetrics } from '../metrics/shared-metrics';
 import type { BatchDescriptor, RingWriter } from '../ring/ring-writer';
 import type { Spool } from '../spool/spool';
+import type { Backlog } from './backlog';
 import type { StreamAcks } from './stream-acks';
 
 export type Durability = 'memory' | 'disk';
@@ -45,6 +46,8 @@ export interface IntakeOptions {
   readonly spool: Spool | undefined;
   readonly durability: Durability;
   readonly acks: StreamAcks;
+  /** Ring records not yet settled, and when they were received (for the lag metric and the shutdown summary). */
+  readonly backlog?: Backlog;
   readonly keyRule: PartitionKeyRule;
   readonly counters: IntakeCounters;
 }
@@ -73,6 +76,7 @@ export class Intake {
       if (!intoRing) throw new RequestError('buffer_full', 'the gateway buffer is full (a stream acknowledgement needs room in memory, not the spool)');
       if (spool && durability === 'disk' && !spool.hasRoom(events)) throw new RequestError('buffer_full', 'the gateway spool is full');
       const firstSeq = spool && durability === 'disk' ? spool.append(events, true, IGNORE_COMMIT) : this.writeToRing();
+      this.options.backlog?.written(firstSeq, accepted, meta.receivedAt);
       this.counted(accepted);
       this.options.acks.park(firstSeq, accepted, (outcome) => {
         if (!outcome.timedOut && outcome.deadLettered === 0) {
@@ -92,24 +96,27 @@ export class Intake {
     }
     if (!spool || (durability === 'memory' && intoRing)) {
       if (!intoRing) throw new RequestError('buffer_full', 'the gateway buffer is full');
-      this.writeToRing();
+      const firstSeq = this.writeToRing();
+      this.options.backlog?.written(firstSeq, accepted, meta.receivedAt);
       this.counted(accepted);
       counters.acknowledged.memory.inc(accepted);
       return answer({ status: 202, accepted });
     }
     if (!spool.writable) throw new RequestError('spool_unavailable', `the spool cannot be written (${spool.failureReason}); nothing was accepted`);
     if (!spool.hasRoom(events)) throw new RequestError('buffer_full', 'the gateway buffer and its spool are full');
-    spool.append(events, intoRing, (error) => {
+    const firstSeq = spool.append(events, intoRing, (error) => {
       if (error) return answer({ status: 503, error: new RequestError('spool_unavailable', `the spool cannot be written (${error.message}); the events are not acknowledged`) });
       counters.acknowledged[durability].inc(accepted);
       answer({ status: 202, accepted });
     });
+    if (intoRing) this.options.backlog?.written(firstSeq, accepted, meta.receivedAt);
     this.counted(accepted);
   }
 
   /** A ring batch was settled by the shipper. */
   settled(batch: BatchDescriptor, deadLettered: readonly number[]): void {
     this.options.acks.settle(batch.firstSeq, batch.count, deadLettered);
+    this.options.backlog?.settled(batch.firstSeq, batch.count);
     this.options.spool?.settle(batch.firstSeq, batch.count);
   }
 

@@ -15,6 +15,9 @@ export interface MainThreadGauges {
   spoolSegments(): number;
   spoolWritable(): number;
   ackWaiting(): number;
+  oldestUnconfirmedAgeSeconds(): number;
+  spoolCapacityBytes(): number;
+  ready(): number;
 }
 
 export interface BuildInfo {
@@ -41,9 +44,12 @@ export function createRegistry(shared: SharedMetrics, gauges: MainThreadGauges, 
   gauge('gateway_batches_in_flight', 'Batches handed to workers and not yet confirmed', gauges.batchesInFlight);
   gauge('gateway_workers', 'Shipper worker threads running', gauges.workers);
   gauge('gateway_spool_bytes', 'Bytes in spool segment files, staged appends included (0 without --spool-dir)', gauges.spoolBytes);
+  gauge('gateway_spool_capacity_bytes', 'Largest size of the spool, --spool-max-bytes (0 without --spool-dir)', gauges.spoolCapacityBytes);
   gauge('gateway_spool_segments', 'Spool segment files not yet deleted', gauges.spoolSegments);
   gauge('gateway_spool_writable', '1 while the spool takes writes; 0 after a failed commit (disk full, unwritable), until one succeeds', gauges.spoolWritable);
   gauge('gateway_ack_waiting_requests', 'Requests parked for ?ack=stream, waiting for Kinesis', gauges.ackWaiting);
+  gauge('gateway_ready', '1 while /readyz answers 200; 0 while starting, over the buffer high-water mark, or shutting down', gauges.ready);
+  gauge('gateway_oldest_unconfirmed_age_seconds', 'Age of the oldest event accepted and not yet confirmed by Kinesis (in the buffer or the spool); 0 when none waits', gauges.oldestUnconfirmedAgeSeconds);
   // The main thread answers every request: its event-loop delay is the gateway's own latency floor.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();

@@ -15,7 +15,7 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { EnvelopeWriter, RecordSink } from '../events/envelope';
+import { receivedAtOf, type EnvelopeWriter, type RecordSink } from '../events/envelope';
 import type { Logger } from '../log';
 import { METRICS } from '../metrics/metric-definitions';
 import type { CounterHandle, HistogramHandle, SharedMetrics } from '../metrics/shared-metrics';
@@ -58,6 +58,8 @@ export interface SpoolOptions {
   readonly counters: SpoolCounters;
   /** Where a spooled event goes that can never fit the ring (it was spooled before --ring-bytes was lowered). */
   readonly deadLetterFile: string;
+  /** A record was loaded from disk into the ring (the ring's backlog learns when it was received). */
+  readonly onLoaded?: (seq: number, receivedAt: number) => void;
   /** The file calls, replaceable so that tests can hold a datasync or fail a read or a delete. */
   readonly files?: SpoolFiles;
 }
@@ -101,6 +103,8 @@ class Segment {
 /** The entries staged in one commit window, all for one segment. */
 class Staging implements RecordSink {
   used = 0;
+  /** Events appended for the ring to load later (not straight into it). */
+  spilledEvents = 0;
   readonly answers: ((error?: Error) => void)[] = [];
   constructor(readonly segment: Segment, public bytes: Buffer) {}
 
@@ -127,6 +131,11 @@ export class Spool {
   private commits: Promise<void> = Promise.resolve();
   private totalBytes = 0;
   private unloadedBytes = 0;
+  /** Events of this run appended and not loaded into the ring yet (segments of an earlier run are not counted until read). */
+  private unloadedEvents = 0;
+  /** Where events waiting to be loaded begin to be newer than a second (for the age of the oldest), in append order. */
+  private spills: Spill[] = [];
+  private spillsFront = 0;
   private failedAt = 0;
   private failure: string | undefined;
   private readonly deletions = new Set<Promise<void>>();
@@ -156,6 +165,8 @@ export class Spool {
       segment.size = segment.written = statSync(file).size;
       segment.closed = true;
       this.add(segment);
+      // Their events' receipt times are only read when loaded: the last write is a lower bound of their age.
+      this.spills.push({ segment, end: segment.size, receivedAt: statSync(file).mtimeMs });
       lastId = segment.id;
     }
     if (this.segments.length > 0) {
@@ -172,6 +183,35 @@ export class Spool {
 
   get segmentCount(): number {
     return this.segments.length;
+  }
+
+  /**
+   * Events on disk that Kinesis has not confirmed: loaded into the ring and not settled, or not
+   * loaded yet (of segments an earlier run left, only those already read are counted).
+   */
+  get unconfirmedEvents(): number {
+    return this.eventsInRing + this.unloadedEvents;
+  }
+
+  /** Events loaded (or appended) into the ring from the spool and not settled yet: on disk as well as in memory. */
+  get eventsInRing(): number {
+    let inRing = 0;
+    for (const segment of this.segments) inRing += segment.inRing;
+    return inRing;
+  }
+
+  /** Receipt time (about) of the oldest event not loaded into the ring yet; undefined when none waits. */
+  get oldestUnloadedAt(): number | undefined {
+    while (this.spillsFront < this.spills.length) {
+      const spill = this.spills[this.spillsFront];
+      if (spill.segment.loaded < Math.min(spill.end, spill.segment.size) && this.segments.includes(spill.segment)) return spill.receivedAt;
+      this.spillsFront++;
+    }
+    if (this.spillsFront > 0) {
+      this.spills = [];
+      this.spillsFront = 0;
+    }
+    return undefined;
   }
 
   /** Nothing is waiting in the spool for the ring: new events may go straight into the ring. */
@@ -210,7 +250,10 @@ export class Spool {
     staging.answers.push(answer);
     if (!intoRing) {
       this.unloadedBytes += bytes;
+      this.unloadedEvents += events.count;
+      staging.spilledEvents += events.count;
       this.options.counters.spilledEvents.inc(events.count);
+      this.markSpill(segment);
       return -1;
     }
     const ring = this.options.ring;
@@ -229,6 +272,14 @@ export class Spool {
   settle(firstSeq: number, count: number): void {
     this.owners.settle(firstSeq, count, NONE);
     this.refill();
+  }
+
+  /** Notes the receipt time of spilled events once a second per segment: enough for an age in seconds. */
+  private markSpill(segment: Segment): void {
+    const now = Date.now();
+    const last = this.spills[this.spills.length - 1];
+    if (last && last.segment === segment && now - last.receivedAt < 1000 && this.spillsFront < this.spills.length) last.end = segment.size;
+    else this.spills.push({ segment, end: segment.size, receivedAt: now });
   }
 
   /** Commits what is staged now, without waiting for the commit window. */
@@ -287,6 +338,7 @@ export class Spool {
       const { consumed, ringFull } = this.loadEntries(segment, bytesRead, final);
       segment.loaded += consumed;
       this.unloadedBytes -= consumed;
+      if (this.unloadedBytes === 0) this.unloadedEvents = 0; // caught up: nothing of this run waits (damaged entries are not counted as events)
       if (segment.loaded === segment.size && segment.fromEarlierRun) this.reportReplayed(segment);
       this.deleteFinished();
       if (ringFull || (consumed === 0 && !this.refillAgain)) return;
@@ -324,6 +376,8 @@ export class Spool {
       this.loadRecord(bytes, record);
       this.owners.assign(seq, 1, segment);
       segment.inRing++;
+      if (!segment.fromEarlierRun && this.unloadedEvents > 0) this.unloadedEvents--;
+      this.options.onLoaded?.(seq, receivedAtOf(bytes.subarray(dataOffset(record, check.keyBytes), record + check.recordBytes)));
       if (segment.fromEarlierRun) {
         segment.replayedEvents++;
         this.options.counters.replayedEvents.inc();
@@ -399,6 +453,7 @@ export class Spool {
     } catch (err) {
       error = err as Error;
       this.forgetFailedCommit(segment, at, staging.used);
+      this.unloadedEvents -= staging.spilledEvents;
       await segment.writer?.truncate(at).catch(() => undefined);
     }
     this.options.counters.commitDuration.observe((performance.now() - started) / 1000);
@@ -497,6 +552,13 @@ export class Spool {
 }
 
 const NONE: readonly number[] = [];
+
+/** Spilled events of `segment` up to byte `end` were received at `receivedAt` or later. */
+interface Spill {
+  readonly segment: Segment;
+  end: number;
+  readonly receivedAt: number;
+}
 
 /** What the planned events take in the spool: their records, each behind a marker and checksum. */
 function spooledBytes(events: EnvelopeWriter): number {
