@@ -5,11 +5,12 @@
 // `serve` says so once in its log instead (gateway.ts). On a supported Node nothing is silenced.
 if (Number(process.versions.node.split('.')[0]) < 22) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { ConfigError, helpText, LOCAL_KINESIS_SCHEMA, parseOptions, SERVE_SCHEMA, TAP_SCHEMA } from './config';
+import { ConfigError, helpText, LOCAL_KINESIS_SCHEMA, parseOptions, REPLAY_SCHEMA, SERVE_SCHEMA, TAP_SCHEMA } from './config';
 import { serve, StartupError } from './gateway';
 import { createKinesisClient } from './kinesis-client';
 import { listenKinesalite } from './kinesis-local/kinesalite-server';
 import { createLogger } from './log';
+import { replay } from './replay/replay';
 import { waitForActiveStream } from './stream-status';
 import { tap } from './tap/tap';
 
@@ -19,6 +20,7 @@ Commands:
   serve           run the gateway (with no Kinesis endpoint or region: on an embedded local Kinesis)
   tap             print the events of a stream, one JSON envelope per line
   local-kinesis   run the local Kinesis emulator on its own and create a stream
+  replay FILE     send a dead-letter file to a stream again (resumable; ids kept)
 
 Run kinesis-gateway <command> --help for the options of each.
 `;
@@ -77,10 +79,53 @@ async function runTap(args: string[]): Promise<void> {
   await tap(config, process.stdout, abort.signal);
 }
 
+async function runReplay(args: string[]): Promise<void> {
+  const [file, ...rest] = args;
+  if (!file || file.startsWith('--')) fail('replay needs the dead-letter file first: kinesis-gateway replay FILE [options]');
+  const config = parseOptions(REPLAY_SCHEMA, rest, process.env);
+  if (!config.endpoint && !config.region) fail('replay needs --endpoint or --region (or AWS_ENDPOINT_URL_KINESIS / AWS_REGION)');
+  const log = createLogger(config.logLevel);
+  const abort = new AbortController();
+  const stop = () => {
+    if (abort.signal.aborted) process.exit(130); // a second signal: the progress file is consistent after every chunk
+    log.warn('stopping: waiting for the chunks in flight (again to quit at once); run the same command to resume');
+    abort.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  let summary;
+  try {
+    summary = await replay({
+      file,
+      kinesis: { endpoint: config.endpoint, region: config.region, connectTimeoutMs: config.kinesisConnectTimeoutMs, requestTimeoutMs: config.kinesisRequestTimeoutMs },
+      stream: config.stream,
+      aggregationMaxBytes: config.aggregation === 'on' ? config.aggregationMaxBytes : 0,
+      partitionKey: config.partitionKey,
+      rateLimitPercent: config.rateLimitPercent,
+      concurrency: config.concurrency,
+      chunkEvents: config.chunkEvents,
+      progressFile: config.progressFile ?? `${file}.progress`,
+      refusedFile: config.refusedFile ?? `${file}.refused.ndjson`,
+      log,
+      progress: process.stderr,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    fail(`replay of ${file} failed: ${(err as Error).message}`, 1);
+  }
+  const duplicates = summary.possibleDuplicates > 0 ? `; up to ${summary.possibleDuplicates} of them may have been sent by an interrupted earlier run (duplicates, same ids)` : '';
+  const refused = summary.refused > 0 ? `; ${summary.refused} refused for good, in ${config.refusedFile ?? `${file}.refused.ndjson`}` : '';
+  log.info(summary, summary.complete
+    ? `replay complete: ${summary.confirmed} events confirmed by Kinesis, ${summary.skippedAsConfirmed} skipped as confirmed by an earlier run${refused}${duplicates}`
+    : `replay stopped: ${summary.confirmed} events confirmed; run the same command to resume${refused}${duplicates}`);
+  process.exit(summary.complete ? 0 : 1);
+}
+
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; schema: Parameters<typeof helpText>[1] }> = {
   serve: { run: runServe, schema: SERVE_SCHEMA },
   tap: { run: runTap, schema: TAP_SCHEMA },
   'local-kinesis': { run: runLocalKinesis, schema: LOCAL_KINESIS_SCHEMA },
+  replay: { run: runReplay, schema: REPLAY_SCHEMA },
 };
 
 async function main(argv: string[]): Promise<void> {

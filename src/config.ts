@@ -122,7 +122,25 @@ export const LOCAL_KINESIS_SCHEMA = {
   shards: option({ flag: 'shards', kind: 'integer', default: 4, min: 1, max: 100, help: 'shards of the stream to create' }),
 } as const;
 
+export const REPLAY_SCHEMA = {
+  endpoint: { ...kinesisEndpoint, flag: 'endpoint', help: 'Kinesis endpoint URL (default: the AWS endpoint of the region)' },
+  region,
+  stream,
+  aggregation: SERVE_SCHEMA.aggregation,
+  aggregationMaxBytes: SERVE_SCHEMA.aggregationMaxBytes,
+  partitionKey: SERVE_SCHEMA.partitionKey,
+  rateLimitPercent: SERVE_SCHEMA.rateLimitPercent,
+  kinesisConnectTimeoutMs: SERVE_SCHEMA.kinesisConnectTimeoutMs,
+  kinesisRequestTimeoutMs: SERVE_SCHEMA.kinesisRequestTimeoutMs,
+  chunkEvents: option({ flag: 'chunk-events', kind: 'integer', default: 5000, min: 1, max: 100_000, help: 'events per chunk: the progress file moves a chunk at a time (at most this many events per chunk in flight are sent again after an interruption)' }),
+  concurrency: option({ flag: 'concurrency', kind: 'integer', default: 4, min: 1, max: 64, help: 'chunks in flight at once' }),
+  progressFile: option({ flag: 'progress-file', kind: 'string', default: undefined, help: 'where the replay records how far it got, to resume after an interruption (default: FILE.progress)' }),
+  refusedFile: option({ flag: 'refused-file', kind: 'string', default: undefined, help: 'where lines Kinesis refuses for good, or that are not envelopes, go (default: FILE.refused.ndjson)' }),
+  logLevel,
+} as const;
+
 export type ServeConfig = OptionsOf<typeof SERVE_SCHEMA>;
+export type ReplayConfig = OptionsOf<typeof REPLAY_SCHEMA>;
 
 /** The record TTL without --spool-dir, when --record-ttl-ms is not set: memory is the bound. */
 export const DEFAULT_MEMORY_RECORD_TTL_MS = 30_000;
