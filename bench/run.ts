@@ -10,10 +10,12 @@
 //   --rate N                the fixed rate of the CPU-per-request runs (default 10000 req/s)
 //   --only a,b [--rate N]   just those scenarios (at that fixed rate if given), no report
 //   --isolation-only N      just the isolation runs at N req/s, no report
+//   --outage [--outage-s S --rate N --shards K]  Kinesis frozen for S s (300) at N events/s (5000), disk durability
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runAggregation, type AggregationRun } from './aggregation';
+import { runOutageBenchmark } from './outage';
 import { runIsolation, runOnce, type IsolationRun, type Run } from './measure';
 import { buildReport, median } from './report';
 import { FIXED_RATE_SCENARIOS, SCENARIOS, scenario } from './scenarios';
@@ -58,6 +60,8 @@ function printIsolation(run: IsolationRun, repetition: number): void {
 }
 
 async function main(): Promise<void> {
+  // --outage: issue 14's outage benchmark on its own (bench/outage.ts), no report.
+  if (process.argv.includes('--outage')) return runOutageBenchmark();
   // --isolation-only <req/s>: just the isolation runs at that rate, no report (to compare shipper changes).
   const isolationOnly = option('--isolation-only');
   if (isolationOnly !== undefined) {
