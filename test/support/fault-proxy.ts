@@ -22,12 +22,14 @@ export interface Faults {
   loseAnswerShare?: number;
   /** Until this time (Date.now()), every connection is reset: Kinesis is down. */
   downUntil?: number;
+  /** The next this many GetRecords calls are answered ExpiredIteratorException. */
+  expireGetRecords?: number;
 }
 
 export interface FaultProxy {
   readonly endpoint: string;
   readonly faults: Faults;
-  readonly counts: { putRecordsCalls: number; entriesFailed: number; requestsFailed: number; resets: number };
+  readonly counts: { putRecordsCalls: number; entriesFailed: number; requestsFailed: number; resets: number; byOperation: Map<string, number> };
   close(): Promise<void>;
 }
 
@@ -73,7 +75,7 @@ function answer(res: http.ServerResponse, status: number, body: Buffer | string,
 export async function startFaultProxy(targetEndpoint: string, faults: Faults, seed = 7): Promise<FaultProxy> {
   const target = new URL(targetEndpoint);
   const random = seeded(seed);
-  const counts = { putRecordsCalls: 0, entriesFailed: 0, requestsFailed: 0, resets: 0 };
+  const counts = { putRecordsCalls: 0, entriesFailed: 0, requestsFailed: 0, resets: 0, byOperation: new Map<string, number>() };
   let nextCode = 0;
   const server = http.createServer(async (req, res) => {
     try {
@@ -82,7 +84,13 @@ export async function startFaultProxy(targetEndpoint: string, faults: Faults, se
         return req.socket.destroy();
       }
       const body = await readAll(req);
-      if (req.headers['x-amz-target'] !== 'Kinesis_20131202.PutRecords') {
+      const operation = String(req.headers['x-amz-target']).replace(/^Kinesis_20131202\./, '');
+      counts.byOperation.set(operation, (counts.byOperation.get(operation) ?? 0) + 1);
+      if (operation === 'GetRecords' && (faults.expireGetRecords ?? 0) > 0) {
+        faults.expireGetRecords!--;
+        return answer(res, 400, JSON.stringify({ __type: 'ExpiredIteratorException', message: 'Iterator expired (injected by the fault proxy)' }));
+      }
+      if (operation !== 'PutRecords') {
         const passed = await forward(target, req, body);
         return answer(res, passed.status, passed.body, String(passed.headers['content-type']));
       }
