@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startLocalKinesis, tapStream } from '../test/support/processes';
 import { startCpuMeter } from './cpu';
 import type { LoadOptions, LoadResult } from './load-generator';
-import { CONNECTIONS, scenario as scenarioNamed, startChild, startGatewayTarget, type Scenario, type Target } from './scenarios';
+import { CONNECTIONS, LOAD_BALANCER_HEADERS, scenario as scenarioNamed, startChild, startGatewayTarget, type Scenario, type Target } from './scenarios';
 
 export interface Run {
   /** The fixed rate offered, req/s; none for a peak run. */
@@ -49,7 +49,7 @@ export interface Run {
 function loadOptions(target: Target, scenario: Scenario, durationS: number, rate?: number): LoadOptions {
   return {
     url: target.url + scenario.path, method: scenario.method, body: scenario.body,
-    headers: scenario.contentType ? { 'content-type': scenario.contentType } : {},
+    headers: { ...LOAD_BALANCER_HEADERS, ...(scenario.contentType ? { 'content-type': scenario.contentType } : {}) },
     connections: CONNECTIONS, pipelining: rate ? 1 : scenario.pipelining, durationS, overallRate: rate,
   };
 }

@@ -15,6 +15,19 @@ export const EVENT = JSON.stringify({ type: 'page_view', url: 'https://example.c
 const BATCH = Array.from({ length: 100 }, () => EVENT).join('\n');
 const PIXEL_PATH = '/v1/pixel.gif?e=page_view&url=%2Fproducts%2F123&ref=home&screen=1920x1080';
 
+/**
+ * What an ALB adds to every request it forwards (and a browser's User-Agent), sent to every server
+ * alike. The gateway runs as behind an ELB (--trust-proxy-hops 1, deploy/settings.json): the client
+ * is read from X-Forwarded-For, not from the socket.
+ */
+export const LOAD_BALANCER_HEADERS: Readonly<Record<string, string>> = {
+  'x-forwarded-for': '203.0.113.7',
+  'x-forwarded-proto': 'https',
+  'x-forwarded-port': '443',
+  'x-amzn-trace-id': 'Root=1-67891233-abcdef012345678912345678',
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36',
+};
+
 /** Browsers and load balancers send one request at a time per connection. */
 export const CONNECTIONS = 64;
 /** The secondary figure's pipelining depth. */
@@ -106,7 +119,7 @@ async function fastifyDrained(url: string): Promise<boolean> {
 }
 
 export async function startGatewayTarget(stream: string, kinesisEndpoint?: string, extraArgs: string[] = []): Promise<Target> {
-  const gateway = await startGateway(['--stream', stream, ...(kinesisEndpoint ? ['--kinesis-endpoint', kinesisEndpoint] : ['--local-kinesis-shards', String(SHARDS)]), ...extraArgs]);
+  const gateway = await startGateway(['--stream', stream, '--trust-proxy-hops', '1', ...(kinesisEndpoint ? ['--kinesis-endpoint', kinesisEndpoint] : ['--local-kinesis-shards', String(SHARDS)]), ...extraArgs]);
   const pid = gateway.child.pid!;
   return {
     url: gateway.url(''),
