@@ -25,5 +25,18 @@ describe('--partition-key field:<path>', () => {
     assert.equal(key(`{"userId":"${'x'.repeat(257)}"}`, 'field:userId'), undefined);
     assert.equal(key('{"user":"flat"}', 'field:user.id'), undefined);
   });
-  it('parses the option', () => assert.deepEqual(parsePartitionKeyRule('random'), { kind: 'random' }));
+  it('skips every kind of JSON whitespace between tokens', () => {
+    for (const ws of [' ', '\n', '\r', '\t']) {
+      assert.equal(key(`{${ws}"a"${ws}:${ws}1${ws},${ws}"userId"${ws}:${ws}"u"${ws}}`, 'field:userId'), 'u', JSON.stringify(ws));
+    }
+  });
+  it('matches whole field names only', () => {
+    assert.equal(key('{"userIdX":"no","userI":"no","abcdef":"no","userId":"yes"}', 'field:userId'), 'yes');
+  });
+  it('skips a string value holding commas and braces', () => assert.equal(key('{"s":"a,b}c]","userId":"x"}', 'field:userId'), 'x'));
+  it('parses the option, and refuses one it does not know', () => {
+    assert.deepEqual(parsePartitionKeyRule('random'), { kind: 'random' });
+    assert.deepEqual(parsePartitionKeyRule('field:a.b'), { kind: 'field', path: [Buffer.from('a'), Buffer.from('b')] });
+    assert.throws(() => parsePartitionKeyRule('userId'), /bad --partition-key userId/);
+  });
 });
