@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startFaultProxy } from '../support/fault-proxy';
 import { metricsText, metricValue, rssBytes, steadyLoad, waitUntilShipped } from '../support/load';
 import { post, startGateway, startLocalKinesis, tapStream } from '../support/processes';
+import { until } from '../support/wait';
 
 const MiB = 1024 * 1024;
 
@@ -104,9 +105,12 @@ describe('a full disk', () => {
       assert.equal(again.status, 503, 'refused at once while the spool is failing');
 
       rmSync(filler);
-      await sleep(1200);
-      const recovered = await post(gateway.url('/v1/events'), event(5000));
-      assert.equal(recovered.status, 202, JSON.stringify(recovered.body));
+      // The spool tries a commit again a while after a failure: until then every request is refused.
+      await until('an event is acknowledged again', async () => {
+        const answer = await post(gateway.url('/v1/events'), event(5000));
+        if (answer.status !== 202) assert.equal(answer.body.error, 'spool_unavailable', JSON.stringify(answer.body));
+        return answer.status === 202;
+      }, 30_000, 100);
       acknowledged.push(5000);
       assert.equal(metricValue(await metricsText(gateway), 'gateway_spool_writable'), 1);
       await gateway.waitForLog((l) => l.msg === 'the spool is writable again', 1000);
