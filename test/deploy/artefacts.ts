@@ -4,25 +4,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import type { Settings } from '../../deploy/aws/lib/settings';
+
+export type { Settings };
 
 export const ROOT = path.join(__dirname, '..', '..', '..');
-
-export interface Settings {
-  gateway: { publicPort: number; adminPort: number; uid: number; spoolDir: string; deadLetterDir: string; args: string[] };
-  timing: {
-    uwsIdleCloseSeconds: Record<'official' | 'legacy', { version: string; min: number; max: number }>;
-    idleMarginSeconds: number;
-    albIdleTimeoutSeconds: number;
-    legacyAlbIdleTimeoutSeconds: number;
-    healthCheck: { path: string; intervalSeconds: number; timeoutSeconds: number; healthyThreshold: number; unhealthyThreshold: number };
-    drainDelayMs: number;
-    deregistrationDelaySeconds: number;
-    shutdownTimeoutMs: number;
-    ecsStopTimeoutSeconds: number;
-    preStopSleepSeconds: number;
-    terminationGracePeriodSeconds: number;
-  };
-}
 
 export function read(relative: string): string {
   return readFileSync(path.join(ROOT, relative), 'utf8');
