@@ -1,7 +1,8 @@
 // docs/deploying.md against the artefacts: every value of its tables is read from the Dockerfile,
 // the Kubernetes manifests, docker-compose.yml and deploy/settings.json (which the CDK app reads;
-// deploy/aws's tests compare the ECS column with the synthesized template). Also the Dockerfile's
-// own promises: stages, user, signal, init, volumes, ports, health check.
+// deploy/aws's tests compare the ECS column with the synthesized template). The README's section
+// "Behind an AWS load balancer" against deploy/settings.json. Also the Dockerfile's own promises:
+// stages, user, signal, init, volumes, ports, health check.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -103,6 +104,44 @@ describe('docs/deploying.md', () => {
       [`legacy ${timing.uwsIdleCloseSeconds.legacy.version}`, `${timing.uwsIdleCloseSeconds.legacy.min}–${timing.uwsIdleCloseSeconds.legacy.max} s`, `${timing.legacyAlbIdleTimeoutSeconds} s`],
     ];
     assert.deepEqual(builds.map((row) => [row['uWS build'], row['idle close'], row['ALB idle timeout']]), expected);
+  });
+});
+
+describe('README, "Behind an AWS load balancer"', () => {
+  const readme = read('README.md');
+  const start = readme.indexOf('\n## Behind an AWS load balancer\n');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1)).replace(/\s+/g, ' ');
+  const numbers = (text: string) => text.match(/\d+/g) ?? [];
+
+  /** What the section says of each setting, as deploy/settings.json and the Kubernetes manifests give it. */
+  function statements(): Record<string, string> {
+    const { official, legacy } = timing.uwsIdleCloseSeconds;
+    const grace = new Set([timing.ecsStopTimeoutSeconds, kubernetesObject('Deployment').spec.template.spec.terminationGracePeriodSeconds]);
+    assert.equal(grace.size, 1, 'ECS and Kubernetes give the same grace period, which the README states once');
+    return {
+      'ALB idle timeout': `the ALB idle timeout, ${timing.albIdleTimeoutSeconds} s,`,
+      'official build’s idle close': `${official.min}–${official.max} s on the official build`,
+      'legacy build’s idle close and timeout': `(${legacy.min}–${legacy.max} s on the legacy one, which needs ${timing.legacyAlbIdleTimeoutSeconds} s)`,
+      'health check': `\`${timing.healthCheck.path}\` on the admin port, ${gateway.adminPort}, as the health check`,
+      'deregistration delay': `the deregistration delay, ${timing.deregistrationDelaySeconds} s,`,
+      'drain delay': `the drain delay, ${flag(gateway.args, '--drain-delay-ms')} ms`,
+      'grace period': `grace period, ${[...grace][0]} s,`,
+      'preStop sleep': `the preStop sleep (${timing.preStopSleepSeconds} s, Kubernetes)`,
+      'shutdown timeout': `the shutdown timeout, ${flag(gateway.args, '--shutdown-timeout-ms')} ms`,
+      'trust proxy hops': `\`--trust-proxy-hops ${flag(gateway.args, '--trust-proxy-hops')}\``,
+      'task role': `exactly ${JSON.parse(read('deploy/kubernetes/iam-policy.json')).Statement[0].Action.map((a: string) => `\`${a}\``).join(', ').replace(/, ([^,]*)$/, ' and $1')} on the stream`,
+    };
+  }
+
+  it('states the values of deploy/settings.json', () => {
+    assert.ok(start >= 0, 'README.md has the section');
+    for (const [what, statement] of Object.entries(statements())) assert.ok(section.includes(statement), `${what}: the README should say ${JSON.stringify(statement)}`);
+  });
+
+  it('holds no other number (besides Node 24, Debian 13 and the 503)', () => {
+    const known = new Set(['24', '13', '503', ...Object.values(statements()).flatMap(numbers)]);
+    const unknown = numbers(section.replace(/\[[^\]]*\]\([^)]*\)/g, '')).filter((n) => !known.has(n));
+    assert.deepEqual(unknown, [], 'numbers in the README section that deploy/settings.json does not give');
   });
 });
 
