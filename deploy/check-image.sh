@@ -2,14 +2,17 @@
 # What the Dockerfile builds, checked without a Docker engine. CI runs it as root in a Debian 13 +
 # Node 24 root filesystem (the image's base), in a fresh copy of the checkout:
 #
-#   bash scripts/modern-runtime.sh --packages tini -- bash deploy/check-image.sh
+#   bash scripts/modern-runtime.sh -- bash deploy/check-image.sh
 #
-# It runs deploy/image/install.sh as both of the Dockerfile's stages do, then starts the gateway the
-# way the image would: the Dockerfile's ENTRYPOINT and CMD (read from it), its user, working
-# directory and environment, the application directory read-only and the volumes writable. It
-# checks the uWS build, readiness, the HEALTHCHECK command, an event on the (embedded local) stream,
-# and a clean SIGTERM: readiness 503 while events are still taken for the drain delay, then exit 0
-# with everything shipped. It ends with the size of what the install leaves behind.
+# It runs deploy/image/install.sh as both of the Dockerfile's stages do (the runtime stage's on
+# /etc, /usr and /var overlaid in memory, without tini as node:24-trixie-slim is, so that the
+# script's own apt-get install of tini runs every time and the cached root filesystem stays as it
+# was), then starts the gateway the way the image would: the Dockerfile's ENTRYPOINT and CMD (read
+# from it), its user, working directory and environment, the application directory read-only and
+# the volumes writable. It checks the uWS build, readiness, the HEALTHCHECK command, an event on the
+# (embedded local) stream, and a clean SIGTERM: readiness 503 while events are still taken for the
+# drain delay, then exit 0 with everything shipped. It ends with the size of what the install
+# leaves behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source=$PWD
@@ -48,19 +51,41 @@ say "image command: ${entrypoint[*]} ${cmd[*]} (user $user, in $workdir)"
 
 # A private tmpfs for what the image holds, so that the cached root filesystem stays as it was and
 # runs side by side do not meet.
-mkdir -p "$workdir" /var/lib/kinesis-gateway
+mkdir -p "$workdir"
 pid=""
+overlay=$(mktemp -d /tmp/check-image-root-XXXXXX)
 cleanup() {
   if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   cd /
   umount -R "$workdir" /var/lib/kinesis-gateway 2>/dev/null || true
+  # Lazily: this shell runs from the overlaid /usr.
+  umount -l /var /usr /etc 2>/dev/null || true
+  umount -l "$overlay" 2>/dev/null || true
+  rmdir "$overlay" 2>/dev/null || true
 }
 trap cleanup EXIT
+# What the runtime stage changes (tini and its apt lists, the user, the volume directories) goes to
+# memory: /etc, /usr and /var as overlays whose upper layers are a tmpfs.
+mount -t tmpfs -o size=512m kinesis-gateway-root "$overlay"
+for dir in etc usr var; do
+  mkdir -p "$overlay/$dir/upper" "$overlay/$dir/work"
+  mount -t overlay "kinesis-gateway-$dir" -o "lowerdir=/$dir,upperdir=$overlay/$dir/upper,workdir=$overlay/$dir/work" "/$dir"
+done
+mkdir -p /var/lib/kinesis-gateway
 mount -t tmpfs -o size=1g kinesis-gateway-app "$workdir"
 mount -t tmpfs -o size=256m kinesis-gateway-state /var/lib/kinesis-gateway
 
+# node:24-trixie-slim has no tini: install.sh must bring it.
+if dpkg-query -W -f='${Status}' tini 2>/dev/null | grep -q 'install ok installed'; then
+  say "tini is in the cached root filesystem: removed (in the overlay) so that install.sh installs it"
+  DEBIAN_FRONTEND=noninteractive dpkg --purge tini >/dev/null
+fi
+! command -v tini >/dev/null || fail "tini is still there before install.sh system"
 say "runtime stage: install.sh system"
 bash deploy/image/install.sh system
+dpkg-query -W -f='${Status}' tini 2>/dev/null | grep -q 'install ok installed' || fail "install.sh system did not install the tini package"
+[ -x /usr/bin/tini ] || fail "install.sh system left no /usr/bin/tini"
+say "install.sh system installed tini $(dpkg-query -W -f='${Version}' tini) with apt"
 say "build stage: install.sh app $source $workdir"
 bash deploy/image/install.sh app "$source" "$workdir"
 # What the image's application layer holds, as the Dockerfile's COPY --from=build gives it.
