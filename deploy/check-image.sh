@@ -4,7 +4,9 @@
 #
 #   bash scripts/modern-runtime.sh -- bash deploy/check-image.sh
 #
-# It runs deploy/image/install.sh as both of the Dockerfile's stages do (the runtime stage's on
+# It stages the Docker build context, the checkout less what .dockerignore excludes, in /src (the
+# build stage's WORKDIR), and runs deploy/image/install.sh from there as both of the Dockerfile's
+# stages do (the runtime stage's on
 # /etc, /usr and /var overlaid in memory, without tini as node:24-trixie-slim is, so that the
 # script's own apt-get install of tini runs every time and the cached root filesystem stays as it
 # was), then starts the gateway the way the image would: the Dockerfile's ENTRYPOINT and CMD (read
@@ -19,6 +21,44 @@ source=$PWD
 
 say() { echo "check-image: $*" >&2; }
 fail() { echo "check-image: FAILED: $*" >&2; [ -n "${log:-}" ] && [ -f "$log" ] && tail -n 30 "$log" >&2; exit 1; }
+
+# The files of DIR that `docker build DIR` sends as its context: all but what DIR/.dockerignore
+# excludes, one relative path each, NUL-terminated. Docker's rules for the patterns this project
+# uses: each is matched against the whole path from the context's root (so `*.log` is a top-level
+# file only), `*` and `?` stay within one path segment, `**` spans any number of them, and a path
+# is out when it or a directory above it matches. A pattern with a feature not implemented here
+# (`!` exceptions, `[…]` classes, `\` escapes) stops the check rather than be applied wrongly.
+context_files() { node -e '
+  const fs = require("fs"), path = require("path");
+  const root = process.argv[1];
+  let ignore = "";
+  try { ignore = fs.readFileSync(path.join(root, ".dockerignore"), "utf8"); } catch (e) { if (e.code !== "ENOENT") throw e; }
+  const escape = (text) => text.replace(/[.+^${}()|]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]");
+  const patterns = ignore.split("\n").map((line) => line.trim()).filter((line) => line && !line.startsWith("#")).map((pattern) => {
+    if (/^!|[[\]\\]/.test(pattern)) { console.error(`.dockerignore: ${JSON.stringify(pattern)} uses a feature check-image.sh does not implement`); process.exit(2); }
+    const segments = path.posix.normalize(pattern).replace(/^\/+/, "").replace(/\/+$/, "").split("/");
+    const source = segments.map((segment, i) => segment === "**" ? (i === segments.length - 1 ? ".*" : "(?:.*/)?") : escape(segment) + (i === segments.length - 1 ? "" : "/")).join("");
+    return new RegExp(`^${source}$`);
+  });
+  const kept = [];
+  (function walk(dir) {
+    for (const entry of fs.readdirSync(path.join(root, dir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const relative = dir ? `${dir}/${entry.name}` : entry.name;
+      if (patterns.some((pattern) => pattern.test(relative))) continue;
+      if (entry.isDirectory()) walk(relative);
+      else kept.push(relative);
+    }
+  })("");
+  process.stdout.write(kept.map((file) => file + "\0").join(""));
+' "$1"; }
+
+# `check-image.sh --list-context DIR`: print the build context of DIR, one path a line, and stop
+# (test/deploy/ checks the rules above on it).
+if [ "${1:-}" = --list-context ]; then
+  [ $# -eq 2 ] || { echo "usage: $0 --list-context DIR" >&2; exit 2; }
+  context_files "$2" | tr '\0' '\n'
+  exit 0
+fi
 
 [ "$(id -u)" = 0 ] || fail "needs root (it installs packages, adds a user and mounts)"
 # Mounts made here end with this process: a mount namespace of its own (inside modern-runtime.sh's
@@ -57,7 +97,7 @@ overlay=$(mktemp -d /tmp/check-image-root-XXXXXX)
 cleanup() {
   if [ -n "$pid" ]; then kill -KILL "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
   cd /
-  umount -R "$workdir" /var/lib/kinesis-gateway 2>/dev/null || true
+  umount -R "$workdir" /var/lib/kinesis-gateway "${context:-/src}" 2>/dev/null || true
   # Lazily: this shell runs from the overlaid /usr.
   umount -l /var /usr /etc 2>/dev/null || true
   umount -l "$overlay" 2>/dev/null || true
@@ -81,13 +121,24 @@ if dpkg-query -W -f='${Status}' tini 2>/dev/null | grep -q 'install ok installed
   DEBIAN_FRONTEND=noninteractive dpkg --purge tini >/dev/null
 fi
 ! command -v tini >/dev/null || fail "tini is still there before install.sh system"
+# The build context as `docker build .` sends it, where the build stage has it (WORKDIR /src,
+# COPY . .): a file the image needs that .dockerignore leaves out fails the install below.
+context=/src
+mkdir -p "$context"
+mount -t tmpfs -o size=2g kinesis-gateway-src "$context"
+context_files "$source" >"$overlay/context-files" || fail "could not list the build context"
+tar --null --no-recursion -C "$source" -T "$overlay/context-files" -cf - | tar -xf - -C "$context"
+say "build context: $(tr -cd '\0' <"$overlay/context-files" | wc -c) files in $context ($(ls -A "$context" | tr '\n' ' '))"
+
+# Both stages run install.sh from the context: the runtime stage COPYs it from there too.
+cd "$context"
 say "runtime stage: install.sh system"
 bash deploy/image/install.sh system
 dpkg-query -W -f='${Status}' tini 2>/dev/null | grep -q 'install ok installed' || fail "install.sh system did not install the tini package"
 [ -x /usr/bin/tini ] || fail "install.sh system left no /usr/bin/tini"
 say "install.sh system installed tini $(dpkg-query -W -f='${Version}' tini) with apt"
-say "build stage: install.sh app $source $workdir"
-bash deploy/image/install.sh app "$source" "$workdir"
+say "build stage: install.sh app $context $workdir"
+bash deploy/image/install.sh app "$context" "$workdir"
 # What the image's application layer holds, as the Dockerfile's COPY --from=build gives it.
 chown -R root:root "$workdir"
 mount --bind "$workdir" "$workdir" && mount -o remount,bind,ro "$workdir"
