@@ -13,8 +13,8 @@
 # from it), its user, working directory and environment, the application directory read-only and
 # the volumes writable. It checks the uWS build, readiness, the HEALTHCHECK command, an event on the
 # (embedded local) stream, and a clean SIGTERM: readiness 503 while events are still taken for the
-# drain delay, then exit 0 with everything shipped. It ends with the size of what the install
-# leaves behind.
+# drain delay, then exit 0 with everything shipped. The size of what the install leaves behind must
+# be the one docs/deploying.md states (deploy/settings.json's image.installMiB, within its tolerance).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source=$PWD
@@ -143,6 +143,20 @@ bash deploy/image/install.sh app "$context" "$workdir"
 chown -R root:root "$workdir"
 mount --bind "$workdir" "$workdir" && mount -o remount,bind,ro "$workdir"
 
+# Its size against the figure docs/deploying.md states, from deploy/settings.json: a change that
+# grows or shrinks the image by more than the tolerance (a platform's binaries left in, a
+# dependency gone) fails here until both are updated.
+read -r documented_mib tolerance_mib < <(node -e '
+  const { image } = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  if (!(image?.installMiB > 0 && image.installToleranceMiB > 0)) throw new Error("deploy/settings.json: image.installMiB and image.installToleranceMiB must be positive numbers");
+  console.log(image.installMiB, image.installToleranceMiB);
+' "$source/deploy/settings.json")
+[ -n "${tolerance_mib:-}" ] || fail "no image size in deploy/settings.json"
+measured_mib=$(du -sk "$workdir" | awk '{printf "%.1f", $1 / 1024}')
+say "the install leaves $measured_mib MiB in $workdir (node_modules $(du -sh "$workdir/node_modules" | cut -f1)); documented: about $documented_mib MiB ± $tolerance_mib"
+awk -v m="$measured_mib" -v d="$documented_mib" -v t="$tolerance_mib" 'BEGIN { exit !(m >= d - t && m <= d + t) }' ||
+  fail "the install leaves $measured_mib MiB, not about $documented_mib MiB ± $tolerance_mib: update image.installMiB in deploy/settings.json and the size in docs/deploying.md if that is meant"
+
 free_port() { node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'; }
 port=$(free_port); admin_port=$(free_port); kinesis_port=$(free_port)
 log=$(mktemp /tmp/check-image-XXXXXX.log)
@@ -223,6 +237,6 @@ shipped=$(log_field '^shutdown complete$' eventsShipped)
 [ "$shipped" = 2 ] || fail "shutdown complete says eventsShipped=$shipped, expected 2"
 say "exit 0 after $((SECONDS - terminated)) s, shutdown complete with both events shipped"
 
-say "the install leaves $(du -sh "$workdir" | cut -f1) in $workdir (node_modules $(du -sh "$workdir/node_modules" | cut -f1)); largest packages:"
-du -s "$workdir"/node_modules/* "$workdir"/node_modules/@*/* 2>/dev/null | sort -rn | head -n 6 | awk '{printf "  %6.1f MB  %s\n", $1 / 1024, $2}' >&2
+say "the install's largest packages:"
+du -s "$workdir"/node_modules/* "$workdir"/node_modules/@*/* 2>/dev/null | sort -rn | head -n 6 | awk '{printf "  %6.1f MiB  %s\n", $1 / 1024, $2}' >&2
 say "OK"

@@ -199,6 +199,18 @@ describe('the Dockerfile', () => {
     assert.ok(flag(imageCmd(), '--dead-letter-file')!.startsWith(`${gateway.deadLetterDir}/`));
   });
 
+  it('leaves what docs/deploying.md states as its size, which deploy/check-image.sh enforces', () => {
+    const { installMiB, installToleranceMiB } = settings.image;
+    assert.ok(installToleranceMiB > 0 && installToleranceMiB <= installMiB / 5, 'a tolerance that still catches a platform’s binaries left in');
+    const size = docs.split('\n- ').find((item) => item.startsWith('**Size**'))?.replace(/\s+/g, ' ');
+    assert.ok(size, 'docs/deploying.md has a **Size** item');
+    assert.ok(size.includes(`the install leaves about ${installMiB} MiB`), size);
+    assert.ok(size.includes(`fails beyond ± ${installToleranceMiB} MiB`), size);
+    const check = read('deploy/check-image.sh');
+    assert.match(check, /image\.installMiB, image\.installToleranceMiB/);
+    assert.match(check, /\|\| *\n *fail "the install leaves \$measured_mib MiB/);
+  });
+
   it('leaves the tests, the benchmarks and other artefacts out of the build context', () => {
     const ignored = read('.dockerignore').split('\n').filter((l) => l && !l.startsWith('#'));
     for (const entry of ['**/node_modules', '**/dist', '.git', 'test', 'bench', 'deploy/aws']) assert.ok(ignored.includes(entry), entry);

@@ -14,6 +14,8 @@ export interface Settings {
     /** The image's CMD: serve with the flags for a gateway behind an ELB. */
     args: string[];
   };
+  /** What deploy/image/install.sh leaves behind, as docs/deploying.md states it and deploy/check-image.sh measures it. */
+  image: { installMiB: number; installToleranceMiB: number };
   timing: {
     uwsIdleCloseSeconds: Record<'official' | 'legacy', { version: string; min: number; max: number }>;
     idleMarginSeconds: number;
