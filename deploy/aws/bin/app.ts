@@ -3,9 +3,10 @@
 //
 // Choices made at synth time, as context (cdk.json, or -c on the command line):
 //   streamMode   on-demand (default) | provisioned
-//   shardCount   shards of a provisioned stream (default 4)
+//   shardCount   default of a provisioned stream's ShardCount parameter (default 4)
 //   encryption   managed (alias/aws/kinesis, default) | kms (a customer managed key of the stack's own)
-// Choices made at deploy time, as CloudFormation parameters: ImageRepository, ImageTag, CertificateArn.
+// Choices made at deploy time, as CloudFormation parameters: ImageRepository, ImageTag, CertificateArn,
+// and ShardCount when the stream is provisioned.
 
 import { App } from 'aws-cdk-lib';
 import { GatewayStack, type StreamOptions } from '../lib/gateway-stack';

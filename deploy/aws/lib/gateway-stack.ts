@@ -26,7 +26,7 @@ export const GATEWAY_KINESIS_ACTIONS = ['kinesis:PutRecords', 'kinesis:ListShard
 
 export interface StreamOptions {
   readonly mode: 'on-demand' | 'provisioned';
-  /** Shards of a provisioned stream (ignored when on-demand). */
+  /** Shards of a provisioned stream: the default of its ShardCount parameter (ignored when on-demand). */
   readonly shardCount: number;
   /** managed: the AWS managed key alias/aws/kinesis (its key policy lets the account's writers use it); kms: a key of the stack's own. */
   readonly encryption: 'managed' | 'kms';
@@ -176,10 +176,19 @@ export class GatewayStack extends Stack {
     const encryption = options.encryption === 'kms'
       ? { encryption: kinesis.StreamEncryption.KMS, encryptionKey: new kms.Key(this, 'StreamKey', { enableKeyRotation: true, description: 'kinesis-gateway stream' }) }
       : { encryption: kinesis.StreamEncryption.MANAGED };
+    // A provisioned stream's shards are a deploy-time parameter, so that resharding (docs/deploying.md,
+    // "Sizing") is a stack update with a new value, not a new synth.
+    const shardCount = () =>
+      new CfnParameter(this, 'ShardCount', {
+        type: 'Number',
+        default: options.shardCount,
+        minValue: 1,
+        description: 'Shards of the provisioned Kinesis stream (each takes 1 MiB/s and 1,000 records/s; see docs/deploying.md, Sizing)',
+      }).valueAsNumber;
     return new kinesis.Stream(this, 'Events', {
       ...encryption,
       ...(options.mode === 'provisioned'
-        ? { streamMode: kinesis.StreamMode.PROVISIONED, shardCount: options.shardCount }
+        ? { streamMode: kinesis.StreamMode.PROVISIONED, shardCount: shardCount() }
         : { streamMode: kinesis.StreamMode.ON_DEMAND }),
       retentionPeriod: Duration.hours(24),
     });

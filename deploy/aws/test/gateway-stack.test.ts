@@ -186,15 +186,22 @@ describe('the task role', () => {
 });
 
 describe('the stream', () => {
-  it('is on-demand by default', () => {
-    const [, stream] = only(synth().findResources('AWS::Kinesis::Stream'));
+  it('is on-demand by default, with no shard count to set', () => {
+    const template = synth();
+    const [, stream] = only(template.findResources('AWS::Kinesis::Stream'));
     assert.deepEqual(stream.Properties.StreamModeDetails, { StreamMode: 'ON_DEMAND' });
     assert.equal(stream.Properties.ShardCount, undefined);
+    assert.deepEqual(Object.keys(template.findParameters('ShardCount')), []);
   });
 
-  it('is provisioned with the shard count asked for', () => {
-    const [, stream] = only(synth({ mode: 'provisioned', shardCount: 8 }).findResources('AWS::Kinesis::Stream'));
+  it('is provisioned with the ShardCount parameter, whose default is the shard count asked for', () => {
+    const template = synth({ mode: 'provisioned', shardCount: 8 });
+    const [, stream] = only(template.findResources('AWS::Kinesis::Stream'));
     assert.deepEqual(stream.Properties.StreamModeDetails, { StreamMode: 'PROVISIONED' });
-    assert.equal(stream.Properties.ShardCount, 8);
+    assert.deepEqual(stream.Properties.ShardCount, { Ref: 'ShardCount' });
+    const [, parameter] = only(template.findParameters('ShardCount'));
+    assert.equal(parameter.Type, 'Number');
+    assert.equal(parameter.Default, 8);
+    assert.equal(parameter.MinValue, 1);
   });
 });
