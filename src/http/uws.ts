@@ -43,17 +43,43 @@ export function glibcVersion(): string | undefined {
   return header?.glibcVersionRuntime;
 }
 
+/** An error's first line: a failed require goes on with its require stack. */
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n').filter((line) => line.trim() !== '').pop() ?? text;
+  return text.split('\n').find((line) => line.trim() !== '') ?? text;
 }
 
-function why(attempts: readonly string[]): string {
-  const abi = process.versions.modules;
-  const glibc = glibcVersion();
+/** What the refusal names about the machine. */
+export interface PlatformFacts {
+  readonly platform: string;
+  readonly arch: string;
+  readonly nodeVersion: string;
+  /** Node's native-module ABI (process.versions.modules). */
+  readonly abi: string;
+  readonly glibc: string | undefined;
+}
+
+function thisPlatform(): PlatformFacts {
+  return { platform: process.platform, arch: process.arch, nodeVersion: process.version, abi: process.versions.modules, glibc: glibcVersion() };
+}
+
+/** Why the official build did not load, with the glibc it needs when the machine's is older. */
+export function officialLoadFailure(facts: PlatformFacts, err: unknown): string {
+  const glibcNote = facts.glibc && compareVersions(facts.glibc, OFFICIAL_MIN_GLIBC) < 0 ? ` (it needs glibc ${OFFICIAL_MIN_GLIBC}, found ${facts.glibc})` : '';
+  return `The official ${OFFICIAL_UWS_VERSION} build did not load${glibcNote}: ${firstLine(err)}.`;
+}
+
+/** Why the legacy build did not load, with the Node ABIs it has binaries for when the machine's is not one. */
+export function legacyLoadFailure(facts: PlatformFacts, err: unknown): string {
+  const abiNote = LEGACY_NODE_ABIS.includes(facts.abi) ? '' : ` (it has binaries for Node ABIs ${LEGACY_NODE_ABIS.join(', ')} only, Node 16 to 20)`;
+  return `The legacy ${LEGACY_UWS_VERSION} build did not load${abiNote}: ${firstLine(err)}.`;
+}
+
+/** The refusal to start: what was tried on which machine, and the remedies. */
+export function noNativeBuildMessage(facts: PlatformFacts, attempts: readonly string[]): string {
   return (
-    `uWebSockets.js could not load a native binary for ${process.platform}-${process.arch}, Node ${process.version} ` +
-    `(ABI ${abi})${glibc ? `, glibc ${glibc}` : ''}. ` +
+    `uWebSockets.js could not load a native binary for ${facts.platform}-${facts.arch}, Node ${facts.nodeVersion} ` +
+    `(ABI ${facts.abi})${facts.glibc ? `, glibc ${facts.glibc}` : ''}. ` +
     `${attempts.join(' ')} ` +
     `Remedies: run Node 24 (or 22) on glibc ${OFFICIAL_MIN_GLIBC} or newer (Debian 13, Ubuntu 24.04, the node:24-trixie-slim image) ` +
     `for the official build; or Node 20 for the legacy build on an older glibc; ` +
@@ -70,6 +96,7 @@ interface Loaded {
 
 function loadUws(): Loaded {
   const attempts: string[] = [];
+  const facts = thisPlatform();
   // UWS_USE_FALLBACK is the legacy package's own switch to its pure-Node server; the tests use it
   // to prove that the gateway notices.
   const forced = /^(1|true)$/i.test(process.env.UWS_USE_FALLBACK ?? '');
@@ -80,23 +107,19 @@ function loadUws(): Loaded {
     try {
       return { module: load('uWebSockets.js'), build: { version: OFFICIAL_UWS_VERSION, kind: 'official', native: true }, problem: '' };
     } catch (err) {
-      const glibc = glibcVersion();
-      const glibcNote = glibc && compareVersions(glibc, OFFICIAL_MIN_GLIBC) < 0 ? ` (it needs glibc ${OFFICIAL_MIN_GLIBC}, found ${glibc})` : '';
-      attempts.push(`The official ${OFFICIAL_UWS_VERSION} build did not load${glibcNote}: ${firstLine(err)}.`);
+      attempts.push(officialLoadFailure(facts, err));
     }
-    const abi = process.versions.modules;
     try {
-      const binary = load(`uws-legacy/binaries/uws_${process.platform}_${process.arch}_${abi}.node`);
+      const binary = load(`uws-legacy/binaries/uws_${facts.platform}_${facts.arch}_${facts.abi}.node`);
       return { module: binary, build: { version: LEGACY_UWS_VERSION, kind: 'legacy', native: true }, problem: '' };
     } catch (err) {
-      const abiNote = LEGACY_NODE_ABIS.includes(abi) ? '' : ` (it has binaries for Node ABIs ${LEGACY_NODE_ABIS.join(', ')} only, Node 16 to 20)`;
-      attempts.push(`The legacy ${LEGACY_UWS_VERSION} build did not load${abiNote}: ${firstLine(err)}.`);
+      attempts.push(legacyLoadFailure(facts, err));
     }
   }
   return {
     module: load('uws-legacy/dist/index'),
     build: { version: LEGACY_UWS_VERSION, kind: 'fallback', native: false },
-    problem: why(attempts),
+    problem: noNativeBuildMessage(facts, attempts),
   };
 }
 
