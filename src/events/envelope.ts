@@ -20,6 +20,7 @@ const ID_AT = OPEN.length;
 const MAX_RECORD_PAYLOAD = 1024 * 1024;
 
 const RECEIVED_AT_FIELD = '","receivedAt":';
+const RECEIVED_AT_FIELD_BYTES = Buffer.from(RECEIVED_AT_FIELD);
 const RECEIVED_AT_AT = OPEN.length + EVENT_ID_LENGTH + RECEIVED_AT_FIELD.length;
 
 /** Reads `receivedAt` back from an envelope's bytes: it sits at a fixed offset, after the id. */
@@ -45,11 +46,57 @@ export interface RequestMeta {
   readonly path: string;
 }
 
-/** The envelope bytes between the id and the event, the same for every event of one request. */
-export function envelopeMiddle(meta: RequestMeta): Buffer {
-  return Buffer.from(
-    `${RECEIVED_AT_FIELD}${meta.receivedAt},"ip":${JSON.stringify(meta.ip)},"ua":${JSON.stringify(meta.userAgent)},"path":${JSON.stringify(meta.path)},"event":`,
-  );
+const IP_FIELD = Buffer.from(',"ip":');
+const UA_FIELD = Buffer.from(',"ua":');
+const PATH_FIELD = Buffer.from(',"path":');
+const EVENT_FIELD = Buffer.from(',"event":');
+const QUOTE = 0x22;
+
+/** Characters a JSON string holds as they are, in one byte each: printable ASCII but quote and backslash. */
+const PLAIN_JSON_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * Writes `text` as a JSON string at `at`; returns the offset after it. Addresses, paths and almost
+ * every User-Agent are plain text, copied as they are; anything else takes JSON.stringify's escaping.
+ */
+function writeJsonString(dest: Buffer, at: number, text: string): number {
+  if (!PLAIN_JSON_TEXT.test(text)) return writeBytes(dest, at, Buffer.from(JSON.stringify(text)));
+  dest[at] = QUOTE;
+  dest.write(text, at + 1, 'latin1');
+  dest[at + 1 + text.length] = QUOTE;
+  return at + text.length + 2;
+}
+
+/** Writes a number as String() would; returns the offset after it. */
+function writeNumber(dest: Buffer, at: number, value: number): number {
+  return at + dest.write(String(value), at, 'latin1');
+}
+
+function writeBytes(dest: Uint8Array, at: number, bytes: Uint8Array): number {
+  dest.set(bytes, at);
+  return at + bytes.length;
+}
+
+/** The middle's constant bytes, with room for the 16 digits of any safe integer and six quotes. */
+const MIDDLE_FIXED_BYTES = RECEIVED_AT_FIELD_BYTES.length + 16 + IP_FIELD.length + UA_FIELD.length + PATH_FIELD.length + EVENT_FIELD.length + 6;
+
+/** The most bytes a request's envelope middle can take: at worst a character becomes a 6-byte \uXXXX escape. */
+export function envelopeMiddleBound(meta: RequestMeta): number {
+  return MIDDLE_FIXED_BYTES + 6 * (meta.ip.length + meta.userAgent.length + meta.path.length);
+}
+
+/**
+ * Encodes the envelope bytes between the id and the event, the same for every event of one
+ * request, at the start of `dest` (at least envelopeMiddleBound long); returns their length.
+ * Written in place rather than built as a string and then encoded: it runs for every request.
+ */
+export function writeEnvelopeMiddle(dest: Buffer, meta: RequestMeta): number {
+  let at = writeBytes(dest, 0, RECEIVED_AT_FIELD_BYTES);
+  at = writeNumber(dest, at, meta.receivedAt);
+  at = writeJsonString(dest, writeBytes(dest, at, IP_FIELD), meta.ip);
+  at = writeJsonString(dest, writeBytes(dest, at, UA_FIELD), meta.userAgent);
+  at = writeJsonString(dest, writeBytes(dest, at, PATH_FIELD), meta.path);
+  return writeBytes(dest, at, EVENT_FIELD);
 }
 
 /**
@@ -83,7 +130,9 @@ export class EnvelopeWriter {
   private readonly keys: (Buffer | undefined)[] = [];
   private body: Uint8Array = new Uint8Array(0);
   private spans: EventSpans | undefined;
-  private middle: Buffer = Buffer.alloc(0);
+  /** Holds the current request's envelope middle; grown when a long User-Agent needs more. */
+  private scratch = Buffer.allocUnsafe(4096);
+  private middle: Uint8Array = this.scratch.subarray(0, 0);
   private receivedAt = 0;
 
   constructor(private readonly keyRule: PartitionKeyRule = RANDOM) {}
@@ -98,7 +147,9 @@ export class EnvelopeWriter {
     this.body = body;
     this.spans = spans;
     this.receivedAt = meta.receivedAt;
-    this.middle = envelopeMiddle(meta);
+    const bound = envelopeMiddleBound(meta);
+    if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafe(bound);
+    this.middle = this.scratch.subarray(0, writeEnvelopeMiddle(this.scratch, meta));
     const overhead = OPEN.length + EVENT_ID_LENGTH + this.middle.length + 1;
     this.sizes.length = 0;
     this.keys.length = 0;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RequestError } from '../../src/errors';
 import { EVENT_ID_LENGTH, writeEventId } from '../../src/events/event-id';
+import { envelopeMiddleBound, writeEnvelopeMiddle, type RequestMeta } from '../../src/events/envelope';
 import { EventSpans, scanEvents } from '../../src/events/json-scan';
 import { parsePartitionKeyRule } from '../../src/events/partition-key';
 import { createRingBuffer, RingViews } from '../../src/ring/ring-layout';
@@ -76,6 +77,39 @@ describe('envelopes', () => {
     }
     assert.ok(raw[0].endsWith(',"event":{"b":1,"a":[1.50,"x"]}}'), 'number formatting and key order are kept');
     assert.deepEqual(envelopes[1].event, { c: {} });
+  });
+
+  it('encode ip, ua and path exactly as JSON.stringify would, whatever their characters', () => {
+    const userAgents = [
+      'Mozilla/5.0 (X11; Linux x86_64) Chrome/142.0.0.0', '', 'say "hi"', 'back\\slash', 'tab\there\nnewline\u0000nul\u001fus\u007fdel',
+      'Größe ümlaut', '日本語のUA', 'emoji 🎉 pair', 'lone \ud800 high', 'lone \udc00 low', 'x'.repeat(9000) + '"',
+    ];
+    const metas: RequestMeta[] = userAgents.map((userAgent, i) => ({ receivedAt: [0, 7, 1_700_000_000_123, Number.MAX_SAFE_INTEGER][i % 4], ip: i % 2 ? '2001:db8::1' : '203.0.113.7', userAgent, path: i % 3 ? '/v1/events' : '/v1/pixel.gif' }));
+    for (const m of metas) {
+      const expected = Buffer.from(`","receivedAt":${m.receivedAt},"ip":${JSON.stringify(m.ip)},"ua":${JSON.stringify(m.userAgent)},"path":${JSON.stringify(m.path)},"event":`);
+      const dest = Buffer.alloc(envelopeMiddleBound(m));
+      const length = writeEnvelopeMiddle(dest, m);
+      assert.equal(dest.subarray(0, length).toString('latin1'), expected.toString('latin1'), JSON.stringify(m.userAgent.slice(0, 40)));
+    }
+  });
+
+  it('grow their scratch space for a User-Agent longer than it', () => {
+    const long = { ...meta, userAgent: 'é"'.repeat(20_000) };
+    const buffer = createRingBuffer(1024 * 1024);
+    const published: BatchDescriptor[] = [];
+    const ring = new RingWriter(buffer, { maxRecords: 500, maxBytes: 1024 * 1024, lingerMs: 60_000 }, (b) => published.push(b));
+    const spans = new EventSpans();
+    const body = Buffer.from('{"a":1}');
+    scanEvents(body, 'json', 32, spans);
+    const metrics = new SharedMetrics();
+    const intake = new Intake({
+      ring, spool: undefined, durability: 'memory', acks: new StreamAcks(1000, metrics.histogram(METRICS.ackWait)),
+      keyRule: parsePartitionKeyRule('random'), counters: intakeCounters(metrics),
+    });
+    intake.take(body, spans, long, false, () => undefined);
+    ring.closeBatch();
+    const [record] = published.flatMap((b) => readBatch(new RingViews(buffer), b.start, b.end));
+    assert.equal(JSON.parse(Buffer.from(record.data).toString()).ua, long.userAgent);
   });
 
   it('carry the --partition-key field as the record key, or the id when the field is missing', () => {
