@@ -7,14 +7,17 @@ import type { CounterHandle, HistogramHandle, SharedMetrics } from '../metrics/s
 export type Route = (typeof ROUTES)[number];
 
 export class RequestMetrics {
-  private readonly answered = new Map<string, CounterHandle>();
+  /** Per route, the counters of its answers indexed by status. */
+  private readonly answered = new Map<Route, CounterHandle[]>();
   private readonly rejected = new Map<string, CounterHandle>();
   readonly corsRefused: CounterHandle;
   private readonly eventRequestDuration: HistogramHandle;
 
   constructor(metrics: SharedMetrics) {
     for (const route of ROUTES) {
-      for (const status of STATUSES) this.answered.set(`${route} ${status}`, metrics.counter(METRICS.requests, route, status));
+      const byStatus: CounterHandle[] = [];
+      for (const status of STATUSES) byStatus[Number(status)] = metrics.counter(METRICS.requests, route, status);
+      this.answered.set(route, byStatus);
     }
     for (const reason of REJECT_REASONS) this.rejected.set(reason, metrics.counter(METRICS.eventsRejected, reason));
     this.corsRefused = metrics.counter(METRICS.corsRefused);
@@ -22,7 +25,7 @@ export class RequestMetrics {
   }
 
   answer(route: Route, status: number): void {
-    this.answered.get(`${route} ${status}`)?.inc();
+    this.answered.get(route)?.[status]?.inc();
   }
 
   /** An answer to POST /v1/events, timed from `startedMs` (performance.now() at its headers). */

@@ -27,10 +27,15 @@ function placeAll(): { placements: Map<MetricDefinition, Placement>; slots: numb
 
 const { placements, slots: SLOT_COUNT } = placeAll();
 
+/** BigInt(n) allocates: most updates add one. */
+function big(n: number): bigint {
+  return n === 1 ? 1n : BigInt(n);
+}
+
 export class CounterHandle {
   constructor(private readonly cells: BigInt64Array, private readonly slot: number) {}
   inc(by = 1): void {
-    Atomics.add(this.cells, this.slot, BigInt(by));
+    Atomics.add(this.cells, this.slot, big(by));
   }
 }
 
@@ -40,8 +45,8 @@ export class HistogramHandle {
   observe(value: number, times = 1): void {
     let bucket = 0;
     while (bucket < this.buckets.length && value > this.buckets[bucket]) bucket++;
-    Atomics.add(this.cells, this.slot + bucket, BigInt(times));
-    Atomics.add(this.cells, this.slot + this.buckets.length + 1, BigInt(times));
+    Atomics.add(this.cells, this.slot + bucket, big(times));
+    Atomics.add(this.cells, this.slot + this.buckets.length + 1, big(times));
     Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(value * SUM_SCALE * times)));
   }
 }
