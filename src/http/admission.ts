@@ -38,6 +38,10 @@ export class Admission {
     return this.origins.size > 0;
   }
 
+  get rateLimited(): boolean {
+    return this.options.rateLimitPerIp > 0;
+  }
+
   get writeKeysConfigured(): boolean {
     return this.writeKeys !== undefined;
   }

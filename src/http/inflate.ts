@@ -8,6 +8,7 @@ import { RequestError } from '../errors';
 export type BodyEncoding = 'identity' | 'gzip' | 'deflate';
 
 export function bodyEncoding(header: string): BodyEncoding | undefined {
+  if (header === '') return 'identity';
   const value = header.trim().toLowerCase();
   if (value === '' || value === 'identity') return 'identity';
   if (value === 'gzip' || value === 'x-gzip') return 'gzip';

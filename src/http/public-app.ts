@@ -6,16 +6,15 @@ import { EventSpans, scanEvents, type BodyFormat } from '../events/json-scan';
 import type { Logger } from '../log';
 import type { Answer, Intake } from '../intake/intake';
 import { clientAddress } from './client-address';
-import { clientIp } from './client-ip';
-import { queryOf } from './request-info';
-import { headRefusal } from './request-head';
+import { forwardedClient } from './client-ip';
+import { readHead, type RequestHead } from './request-head';
 import { bodyEncoding, inflateBody } from './inflate';
 import { pixelEvent, sendPixel } from './pixel';
 import { addHealthRoutes } from './health-routes';
 import { readBody } from './read-body';
 import type { Readiness } from './readiness';
 import type { RequestMetrics, Route } from './request-metrics';
-import { sendError, sendJson, writeCors } from './responses';
+import { sendAccepted, sendError, writeCors } from './responses';
 import { uws, type HttpRequest, type HttpResponse, type TemplatedApp } from './uws';
 import type { Admission } from './admission';
 import { ROUTES } from '../metrics/metric-definitions';
@@ -43,7 +42,11 @@ const ROUTE_LABELS: ReadonlySet<string> = new Set(ROUTES);
 
 /** navigator.sendBeacon with a string sends text/plain, and a body without a type is most likely JSON too. */
 export function bodyFormat(contentType: string): BodyFormat | undefined {
-  const mediaType = contentType.split(';', 1)[0].trim().toLowerCase();
+  return mediaTypeFormat(contentType) ?? mediaTypeFormat(contentType.split(';', 1)[0].trim().toLowerCase());
+}
+
+/** The format of an exact media type; the type as most clients send it is found without normalising it. */
+function mediaTypeFormat(mediaType: string): BodyFormat | undefined {
   switch (mediaType) {
     case 'application/json':
       return 'json';
@@ -73,22 +76,26 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   const spans = new EventSpans();
   const uwsApp = uws.App();
 
-  type Handler = (res: HttpResponse, req: HttpRequest) => void;
+  type Handler = (res: HttpResponse, req: HttpRequest, head: RequestHead) => void;
+  type UwsHandler = (res: HttpResponse, req: HttpRequest) => void;
+  const routeOf = (path: string): Route => (ROUTE_LABELS.has(path) ? (path as Route) : 'other');
   /**
    * Every public route: the request head is checked first (its refusal closes the connection, as
    * its framing or size cannot be trusted), and an exception escaping a handler, which would end
    * the process, is answered 500 instead, and logged.
    */
-  function guarded(route: Route, handler: Handler): Handler {
+  function guarded(path: string, handler: Handler): UwsHandler {
+    const route = routeOf(path);
+    const staticPath = /[*:]/.test(path) ? undefined : path;
     return (res, req) => {
       try {
-        const refusal = headRefusal(req, options);
-        if (refusal) {
-          metrics.reject(refusal.code);
-          metrics.answer(route, refusal.status);
-          return sendError(res, refusal, { close: true });
+        const head = readHead(req, options, staticPath);
+        if (head instanceof RequestError) {
+          metrics.reject(head.code);
+          metrics.answer(route, head.status);
+          return sendError(res, head, { close: true });
         }
-        handler(res, req);
+        handler(res, req, head);
       } catch (err) {
         log.error({ err }, 'unexpected error in a request handler');
         try {
@@ -99,26 +106,24 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       }
     };
   }
-  const routeOf = (path: string): Route => (ROUTE_LABELS.has(path) ? (path as Route) : 'other');
   const app = {
-    post: (path: string, handler: Handler) => uwsApp.post(path, guarded(routeOf(path), handler)),
-    get: (path: string, handler: Handler) => uwsApp.get(path, guarded(routeOf(path), handler)),
-    options: (path: string, handler: Handler) => uwsApp.options(path, guarded(routeOf(path), handler)),
-    any: (path: string, handler: Handler) => uwsApp.any(path, guarded(routeOf(path), handler)),
+    post: (path: string, handler: Handler) => uwsApp.post(path, guarded(path, handler)),
+    get: (path: string, handler: Handler) => uwsApp.get(path, guarded(path, handler)),
+    options: (path: string, handler: Handler) => uwsApp.options(path, guarded(path, handler)),
+    any: (path: string, handler: Handler) => uwsApp.any(path, guarded(path, handler)),
   };
 
-  function factsOf(req: HttpRequest, res: HttpResponse): RequestFacts {
-    const origin = req.getHeader('origin');
+  function factsOf(head: RequestHead, res: HttpResponse): RequestFacts {
     return {
-      ip: clientIp(() => clientAddress(res), req.getHeader('x-forwarded-for'), options.trustProxyHops),
-      userAgent: req.getHeader('user-agent'),
-      origin,
-      corsOrigin: admission.allowOrigin(origin),
+      ip: forwardedClient(head.forwardedFor, options.trustProxyHops) ?? clientAddress(res),
+      userAgent: head.userAgent,
+      origin: head.origin,
+      corsOrigin: admission.allowOrigin(head.origin),
     };
   }
 
   /** The checks every event request passes before its body is looked at, cheapest first. */
-  function admit(req: HttpRequest, facts: RequestFacts): RequestError | undefined {
+  function admit(head: RequestHead, facts: RequestFacts): RequestError | undefined {
     if (!readiness.acceptingEvents) {
       return readiness.phase === 'starting'
         ? new RequestError('not_ready', 'the gateway is starting; retry shortly')
@@ -129,9 +134,8 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       metrics.corsRefused.inc();
       return originRefusal;
     }
-    // The query is read only when a write key may be in it.
-    return admission.checkRate(facts.ip, Date.now())
-      ?? (admission.writeKeysConfigured ? admission.checkWriteKey(req.getHeader('authorization'), queryOf(req)) : undefined);
+    return (admission.rateLimited ? admission.checkRate(facts.ip, Date.now()) : undefined)
+      ?? (admission.writeKeysConfigured ? admission.checkWriteKey(head.authorization, head.query) : undefined);
   }
 
   /**
@@ -160,19 +164,17 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     sendError(res, error, { close, corsOrigin: facts?.corsOrigin });
   }
 
-  app.post(EVENTS_PATH, (res, req) => {
+  app.post(EVENTS_PATH, (res, _req, head) => {
     const started = performance.now();
-    const facts = factsOf(req, res);
-    const contentType = req.getHeader('content-type');
-    const contentEncoding = req.getHeader('content-encoding');
-    const lengthHeader = req.getHeader('content-length');
+    const facts = factsOf(head, res);
+    const { contentType, contentEncoding, contentLength: lengthHeader } = head;
     const declaredLength = Number(lengthHeader || 0);
-    const waitForStream = req.getHeader('x-ack').toLowerCase() === 'stream' || ACK_STREAM_QUERY.test(queryOf(req));
+    const waitForStream = (head.ack !== '' && head.ack.toLowerCase() === 'stream') || (head.query !== '' && ACK_STREAM_QUERY.test(head.query));
     // A refusal before the body is read closes the connection: its unread body must not be
     // mistaken for the next request.
-    const refusal = admit(req, facts);
+    const refusal = admit(head, facts);
     if (refusal) return refuse(res, refusal, started, facts, true);
-    if (lengthHeader === '' && req.getHeader('transfer-encoding').toLowerCase() !== 'chunked') {
+    if (lengthHeader === '' && head.transferEncoding.toLowerCase() !== 'chunked') {
       return refuse(res, new RequestError('length_required', 'send Content-Length (or a chunked body)'), started, facts, true);
     }
     const format = bodyFormat(contentType);
@@ -186,37 +188,34 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     if (declaredLength > options.maxBodyBytes) {
       return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), started, facts, true);
     }
-    readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, {
-      onTimeout() {
-        res.cork(() => refuse(res, new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), started, facts, true));
-      },
-      onTooLarge() {
-        res.cork(() => refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), started, facts, true));
-      },
-      onBody(body) {
-        res.cork(() => {
-          if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started, facts);
-          try {
-            // Inflating is CPU work on the main thread: bounded by the size and ratio limits.
-            if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
-            scanEvents(body, format, options.maxEventDepth, spans);
-            take(res, body, EVENTS_PATH, facts, waitForStream, (answer) => {
-              if (answer.status === 503) return refuse(res, answer.error, started, facts);
-              metrics.answerEvents(answer.status, started);
-              sendJson(res, answer.status, `{"accepted":${answer.accepted}}`, { corsOrigin: facts.corsOrigin });
-            });
-          } catch (err) {
-            if (err instanceof RequestError) return refuse(res, err, started, facts);
-            log.error({ err }, 'unexpected error while taking events');
-            refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'), started, facts);
-          }
+    readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, (body) => {
+      if (body === 'timeout') {
+        return res.cork(() => refuse(res, new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), started, facts, true));
+      }
+      // The rest runs inside uWS's data callback, where writes are corked already.
+      if (body === 'too_large') {
+        return refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), started, facts, true);
+      }
+      if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started, facts);
+      try {
+        // Inflating is CPU work on the main thread: bounded by the size and ratio limits.
+        if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
+        scanEvents(body, format, options.maxEventDepth, spans);
+        take(res, body, EVENTS_PATH, facts, waitForStream, (answer) => {
+          if (answer.status === 503) return refuse(res, answer.error, started, facts);
+          metrics.answerEvents(answer.status, started);
+          sendAccepted(res, answer.status, answer.accepted, facts.corsOrigin);
         });
-      },
+      } catch (err) {
+        if (err instanceof RequestError) return refuse(res, err, started, facts);
+        log.error({ err }, 'unexpected error while taking events');
+        refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'), started, facts);
+      }
     });
   });
 
-  app.options(EVENTS_PATH, (res, req) => {
-    const facts = factsOf(req, res);
+  app.options(EVENTS_PATH, (res, _req, head) => {
+    const facts = factsOf(head, res);
     if (facts.origin && !facts.corsOrigin && admission.corsConfigured) metrics.corsRefused.inc();
     metrics.answer(EVENTS_PATH, 204);
     res.writeStatus(STATUS_TEXT[204]);
@@ -232,10 +231,10 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
 
   // A pixel always answers with the image, even when its event is refused: a broken image icon on
   // the page helps no one. The refusal is counted.
-  app.get(PIXEL_PATH, (res, req) => {
-    const facts = factsOf(req, res);
-    const query = queryOf(req);
-    const refusal = admit(req, facts);
+  app.get(PIXEL_PATH, (res, _req, head) => {
+    const facts = factsOf(head, res);
+    const query = head.query;
+    const refusal = admit(head, facts);
     const answerPixel = (answer?: Answer) => {
       if (answer?.status === 503) metrics.reject(answer.error.code);
       metrics.answer(PIXEL_PATH, 200);

@@ -1,24 +1,23 @@
 // Reads a request body within a byte limit while it arrives. A body that comes in one chunk (most
-// events) is handed over without a copy: the view is valid only during the onBody call, because
+// events) is handed over without a copy: the view is valid only during the `done` call, because
 // uWS neuters the chunk's ArrayBuffer when onData returns.
 
 import type { HttpResponse } from './uws';
 
-export interface BodyCallbacks {
-  onBody(body: Uint8Array): void;
-  onTooLarge(): void;
-  /** The body did not arrive whole in time; the response must still be answered (res is valid). */
-  onTimeout(): void;
-}
+/**
+ * What readBody hands over once: the whole body, or why there is none. 'timeout' comes from a timer
+ * (res is still valid, but its writes need res.cork); the rest from uWS's data callback.
+ */
+export type BodyOutcome = Uint8Array | 'too_large' | 'timeout';
 
 const INITIAL_CHUNKED_CAPACITY = 16 * 1024;
 
 /**
- * Must be called during the synchronous part of the route handler. uWS closes a connection idle
- * for 10 s, but a client sending a byte every few seconds is never idle: a body that comes in
+ * Must be called during the synchronous part of the route handler. uWS closes an idle connection
+ * (after 10 to 30 s, by build), but a client sending a byte every few seconds is never idle: a body that comes in
  * several chunks must be whole within timeoutMs. (One-chunk bodies start no timer.)
  */
-export function readBody(res: HttpResponse, declaredLength: number, maxBytes: number, timeoutMs: number, callbacks: BodyCallbacks): void {
+export function readBody(res: HttpResponse, declaredLength: number, maxBytes: number, timeoutMs: number, done: (outcome: BodyOutcome) => void): void {
   let aborted = false;
   let refused = false;
   let buffer: Buffer | undefined;
@@ -36,18 +35,18 @@ export function readBody(res: HttpResponse, declaredLength: number, maxBytes: nu
       refused = true;
       buffer = undefined;
       clearTimeout(deadline);
-      callbacks.onTooLarge();
+      done('too_large');
       return;
     }
     if (isLast && buffer === undefined) {
-      callbacks.onBody(bytes);
+      done(bytes);
       return;
     }
     deadline ??= setTimeout(() => {
       if (aborted || refused) return;
       refused = true;
       buffer = undefined;
-      callbacks.onTimeout();
+      done('timeout');
     }, timeoutMs);
     buffer ??= Buffer.allocUnsafe(declaredLength > 0 ? declaredLength : INITIAL_CHUNKED_CAPACITY);
     if (received + bytes.length > buffer.length) {
@@ -61,7 +60,7 @@ export function readBody(res: HttpResponse, declaredLength: number, maxBytes: nu
       clearTimeout(deadline);
       const body = buffer.subarray(0, received);
       buffer = undefined;
-      callbacks.onBody(body);
+      done(body);
     }
   });
 }

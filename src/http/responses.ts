@@ -1,4 +1,5 @@
-// Writing answers: status first, then headers, then the body, as uWS requires.
+// Writing answers: status first, then headers, then the body, as uWS requires. The constant parts
+// are handed to uWS as bytes: a string would be converted to UTF-8 on every call.
 
 import { RequestError, STATUS_TEXT } from '../errors';
 import type { HttpResponse } from './uws';
@@ -14,19 +15,36 @@ export interface ResponseExtras {
   readonly corsOrigin?: string;
 }
 
+const STATUS_LINES = new Map(Object.entries(STATUS_TEXT).map(([status, text]) => [Number(status), Buffer.from(text)]));
+const CONTENT_TYPE = Buffer.from('Content-Type');
+const JSON_TYPE = Buffer.from('application/json');
+/** `{"accepted":N}` for the counts most requests have; others are written as text. */
+const ACCEPTED_BODIES = Array.from({ length: 128 }, (_, count) => Buffer.from(`{"accepted":${count}}`));
+
 export function writeCors(res: HttpResponse, corsOrigin: string | undefined): void {
   if (!corsOrigin) return;
   res.writeHeader('Access-Control-Allow-Origin', corsOrigin);
   res.writeHeader('Vary', 'Origin');
 }
 
+function writeJsonHead(res: HttpResponse, status: number): void {
+  res.writeStatus(STATUS_LINES.get(status) ?? String(status));
+  res.writeHeader(CONTENT_TYPE, JSON_TYPE);
+}
+
 export function sendJson(res: HttpResponse, status: number, body: string, extras: ResponseExtras = {}): void {
-  res.writeStatus(STATUS_TEXT[status] ?? String(status));
-  res.writeHeader('Content-Type', 'application/json');
+  writeJsonHead(res, status);
   if (status === 503 || status === 429) res.writeHeader('Retry-After', RETRY_AFTER_SECONDS);
   if (extras.allow) res.writeHeader('Allow', extras.allow);
   writeCors(res, extras.corsOrigin);
   res.end(body, extras.close ?? false);
+}
+
+/** The answer to taken events: `{"accepted":N}` with 200 or 202. */
+export function sendAccepted(res: HttpResponse, status: 200 | 202, accepted: number, corsOrigin: string | undefined): void {
+  writeJsonHead(res, status);
+  writeCors(res, corsOrigin);
+  res.end(ACCEPTED_BODIES[accepted] ?? `{"accepted":${accepted}}`);
 }
 
 export function sendError(res: HttpResponse, error: RequestError, extras: ResponseExtras = {}): void {

@@ -88,6 +88,15 @@ describe('request head rules, on either uWS build', () => {
     assert.equal(events.body.error, 'uri_too_long');
   });
 
+  it('measures the whole path, also one that only starts with a route (uWS routes it elsewhere)', async () => {
+    const longPath = `/v1/events/${'p'.repeat(2048)}`;
+    const answer = await send(gateway.port, `POST ${longPath} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+    assert.equal(statusOf(answer), 414, answer.text);
+    assert.match(String(bodyOf(answer).message), new RegExp(`target has ${longPath.length} bytes`));
+    const trailingSlash = await post(gateway.url('/v1/events/'), '{"marker":"trailing-slash"}');
+    assert.equal(trailingSlash.status, 404, 'only the exact path is the events route');
+  });
+
   it('takes a target just inside the limit, and headers far past 4 KiB within --max-header-bytes', async () => {
     const prefix = '/v1/pixel.gif?marker=at-limit&pad=';
     const atLimit = await fetch(gateway.url(prefix + 'p'.repeat(2048 - prefix.length)));

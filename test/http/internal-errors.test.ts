@@ -46,7 +46,7 @@ before(async () => {
     maxBodyBytes: 64 * 1024, maxInflatedBytes: 256 * 1024, maxInflateRatio: 100, trustProxyHops: 1, maxEventDepth: 32,
     maxHeaderBytes: 16 * 1024, maxUrlBytes: 8 * 1024, bodyTimeoutMs: 5000,
     intake: new BrokenIntake({ ring, spool: undefined, durability: 'memory', acks: new StreamAcks(1000, metrics.histogram(METRICS.ackWait)), keyRule: { kind: 'random' }, counters: intakeCounters(metrics) }),
-    readiness, metrics: new RequestMetrics(metrics), admission: new BrokenAdmission({ rateLimitPerIp: 0 }),
+    readiness, metrics: new RequestMetrics(metrics), admission: new BrokenAdmission({ rateLimitPerIp: 100_000 }),
     log: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
   });
   socket = await new Promise<us_listen_socket>((resolve, reject) => app.listen('127.0.0.1', 0, (token) => (token ? resolve(token) : reject(new Error('cannot listen')))));
