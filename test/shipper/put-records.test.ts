@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RingRecord } from '../../src/ring/ring-reader';
-import { backoffMs, MAX_BYTES_PER_REQUEST, MAX_RECORD_BYTES, splitIntoRequests } from '../../src/shipper/put-records';
+import { backoffMs, splitIntoRequests } from '../../src/shipper/put-records';
+
+// The limits of Kinesis PutRecords, written out here: a test that took them from the source would
+// follow a wrong constant there.
+const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
+const KINESIS_MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 
 const record = (bytes: number, key = 'k'): RingRecord => ({ partitionKey: key, data: new Uint8Array(bytes) });
 
@@ -15,14 +20,21 @@ describe('PutRecords request limits', () => {
     const requests = splitIntoRequests(Array.from({ length: 12 }, () => record(1024 * 1024 - 100, 'x'.repeat(50))));
     for (const request of requests) {
       const bytes = request.reduce((n, r) => n + r.data.length + r.partitionKey.length, 0);
-      assert.ok(bytes <= MAX_BYTES_PER_REQUEST, `${bytes} bytes`);
+      assert.ok(bytes <= KINESIS_MAX_REQUEST_BYTES, `${bytes} bytes`);
     }
     assert.deepEqual(requests.map((r) => r.length), [5, 5, 2]);
   });
 
+  it('fills a request up to exactly 5 MiB, and not a byte more', () => {
+    const oneMiB = record(KINESIS_MAX_RECORD_BYTES - 1, 'k');
+    const requests = splitIntoRequests([oneMiB, oneMiB, oneMiB, oneMiB, oneMiB, record(1)]);
+    assert.equal(requests[0].reduce((n, r) => n + r.data.length + r.partitionKey.length, 0), KINESIS_MAX_REQUEST_BYTES);
+    assert.deepEqual(requests.map((r) => r.length), [5, 1]);
+  });
+
   it('refuses a record over 1 MiB counting its partition key', () => {
-    assert.throws(() => splitIntoRequests([record(MAX_RECORD_BYTES - 2, 'abc')]), /exceeds the Kinesis limit/);
-    assert.equal(splitIntoRequests([record(MAX_RECORD_BYTES - 3, 'abc')]).length, 1);
+    assert.throws(() => splitIntoRequests([record(KINESIS_MAX_RECORD_BYTES - 2, 'abc')]), /exceeds the Kinesis limit/);
+    assert.equal(splitIntoRequests([record(KINESIS_MAX_RECORD_BYTES - 3, 'abc')]).length, 1);
   });
 });
 
