@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+import { waitUntilShipped } from '../support/load';
 import { freePort } from '../support/ports';
 import { startGateway, tapStream, type Gateway } from '../support/processes';
 
@@ -66,6 +67,7 @@ describe('events from a real browser', () => {
     }
     await context.close();
 
+    await waitUntilShipped(gateway);
     const envelopes = await tapStream(gateway.kinesisEndpoint, 'events', 2);
     const received = envelopes.map((e) => [e.event.via, e.event.sender, e.ua === userAgent, e.path]);
     assert.deepEqual(received.sort(), [

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { metricsText } from '../support/load';
+import { metricsText, waitUntilShipped } from '../support/load';
 import { post, startGateway, tapStream, type Gateway } from '../support/processes';
 
 const ANSWER_DEADLINE_MS = 5_000;
@@ -130,6 +130,7 @@ describe('request head rules, on either uWS build', () => {
   });
 
   it('delivered exactly the events it took', async () => {
+    await waitUntilShipped(gateway);
     const markers = (await tapStream(gateway.kinesisEndpoint, 'framing')).map((e) => e.event.marker).sort();
     assert.deepEqual(markers, ['at-limit', 'big-headers', 'same-length-twice']);
   });

@@ -102,7 +102,8 @@ describe('?ack=stream', () => {
       assert.match(answer.body.message as string, /timed out/);
       assert.ok(Date.now() - started >= 650, 'it waited for the timeout');
       proxy.faults.downUntil = 0;
-      const seqs = [...countBySeq(await tapStream(kinesis.endpoint, 'ack-timeout', 3)).keys()].sort();
+      await waitUntilShipped(gateway);
+      const seqs = [...countBySeq(await tapStream(kinesis.endpoint, 'ack-timeout')).keys()].sort();
       assert.deepEqual(seqs, [1, 2], 'the events stayed queued and were delivered after all');
     } finally {
       await gateway.kill('SIGKILL');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { waitUntilShipped } from '../support/load';
 import { post, startGateway, tapStream, type Gateway } from '../support/processes';
 
 let gateway: Gateway;
@@ -47,6 +48,7 @@ describe('hostile clients', () => {
       idle.forEach((s) => s.destroy());
     }
     assert.equal((await fetch(gateway.url('/healthz'))).status, 200, 'still alive once they are gone');
+    await waitUntilShipped(gateway);
     const markers = (await tapStream(gateway.kinesisEndpoint, 'events', 1)).map((e) => e.event.marker);
     assert.deepEqual(markers.sort(), ['among-idle', 'meanwhile'], 'nothing of the slow body was shipped');
   });

@@ -7,6 +7,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { waitUntilShipped } from '../support/load';
 import { post, startGateway, tapStream, type Envelope, type Gateway } from '../support/processes';
 import { rawRequest } from '../support/raw-request';
 
@@ -153,6 +154,7 @@ describe('10,000 events in every request shape', () => {
     assert.equal(pixel.headers.get('cache-control'), 'no-cache, no-store, must-revalidate');
     assert.equal((await pixel.arrayBuffer()).byteLength, 43);
 
+    await waitUntilShipped(gateway);
     const envelopes: Envelope[] = await tapStream(gateway.kinesisEndpoint, 'events');
     const extras = envelopes.filter((e) => e.ua === 'extras-test').map((e) => [e.path, e.ip, e.event]);
     assert.deepEqual(extras.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compareVersions, glibcVersion } from '../../src/http/uws';
+import { waitUntilShipped } from '../support/load';
 import { post, runCli, startGateway, tapStream } from '../support/processes';
 
 /** The build this process should load: what CI says, or what the platform allows. */
@@ -62,6 +63,7 @@ describe('uWebSockets.js build', () => {
       // The fallback's router does not strip query strings: GET /v1/pixel.gif?… is not found on it.
       assert.equal((await fetch(gateway.url('/v1/pixel.gif?via=pixel'))).status, 404);
       assert.equal((await fetch(gateway.url('/healthz'))).status, 200, 'and the process is still up');
+      await waitUntilShipped(gateway);
       const envelopes = await tapStream(gateway.kinesisEndpoint, 'slow');
       assert.deepEqual(envelopes.map((e) => [e.event, e.ip]), [[{ via: 'fallback' }, '127.0.0.1']]);
     } finally {
