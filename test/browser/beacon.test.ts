@@ -7,9 +7,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { waitUntilShipped } from '../support/load';
+import { metricsText, metricValue, waitUntilShipped } from '../support/load';
 import { freePort } from '../support/ports';
 import { startGateway, tapStream, type Gateway } from '../support/processes';
+import { until } from '../support/wait';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -27,7 +28,7 @@ function page(gatewayUrl: string, sender: string): string {
     await fetch(url + '/v1/events', { method: 'POST', keepalive: true, headers: { 'Content-Type': 'text/plain' }, body: JSON.stringify({ via: 'fetch-text', sender }) });
     await new Promise((resolve) => { const img = new Image(); img.onload = resolve; img.onerror = resolve; img.src = url + '/v1/pixel.gif?via=pixel&sender=' + sender; });
   }
-  setTimeout(() => (document.title = 'done'), 300);
+  document.title = 'done';
 })();
 </script>`;
 }
@@ -65,6 +66,12 @@ describe('events from a real browser', () => {
       await tab.goto(host);
       await tab.waitForFunction('document.title === "done"', undefined, { timeout: 15_000 });
     }
+    // The beacons go out in the background: the page stays open until the gateway has had them all.
+    await until('the gateway took the four events and refused the beacon of the other origin', async () => {
+      const metrics = await metricsText(gateway);
+      return metricValue(metrics, 'gateway_events_accepted_total') >= 4
+        && metricValue(metrics, 'gateway_events_rejected_total{reason="origin_not_allowed"}') >= 1;
+    });
     await context.close();
 
     await waitUntilShipped(gateway);
