@@ -33,6 +33,14 @@ describe('--partition-key field:<path>', () => {
   it('matches whole field names only', () => {
     assert.equal(key('{"userIdX":"no","userI":"no","abcdef":"no","userId":"yes"}', 'field:userId'), 'yes');
   });
+  it('takes numbers from their first byte, a minus or a digit, and nothing else that is not a string', () => {
+    for (const n of ['-7', '0', '9', '12.5e3']) assert.equal(key(`{"userId":${n}}`, 'field:userId'), n);
+    for (const other of ['true', 'false', '[1]']) assert.equal(key(`{"userId":${other}}`, 'field:userId'), undefined, other);
+  });
+  it('takes a key of exactly 256 bytes', () => {
+    const longest = 'k'.repeat(256);
+    assert.equal(key(`{"userId":"${longest}"}`, 'field:userId'), longest);
+  });
   it('skips a string value holding commas and braces', () => assert.equal(key('{"s":"a,b}c]","userId":"x"}', 'field:userId'), 'x'));
   it('parses the option, and refuses one it does not know', () => {
     assert.deepEqual(parsePartitionKeyRule('random'), { kind: 'random' });
