@@ -90,6 +90,75 @@ describe('scanEvents: refusals', () => {
   });
 });
 
+describe('scanEvents: what a refusal says', () => {
+  it('names what is wrong, in which event, at which byte', () => {
+    const cases: [string, BodyFormat, string][] = [
+      ['{"a":"x', 'json', 'event 0: unterminated string at byte 7'],
+      ['{"a":"\\u12"}', 'json', 'event 0: bad \\u escape at byte 6'],
+      ['{"a":-}', 'json', 'event 0: bad number at byte 6'],
+      ['{"a":1.}', 'json', 'event 0: bad number at byte 7'],
+      ['{"a":1e}', 'json', 'event 0: bad number at byte 7'],
+      ['{"a":tru', 'json', 'event 0: unexpected end at byte 5'],
+      ['{"a":trux}', 'json', 'event 0: unexpected token at byte 5'],
+      ['{"a":', 'json', 'event 0: unexpected end at byte 5'],
+      ['{"a":+1}', 'json', 'event 0: unexpected character at byte 5'],
+      ['{"a":x}', 'json', 'event 0: unexpected character at byte 5'],
+      ['{"a":é}', 'json', 'event 0: unexpected character at byte 7'],
+      ['{"a":1 "b":2}', 'json', "event 0: expected ',' or '}' at byte 7"],
+      ['{"a":[1 2]}', 'json', "event 0: expected ',' or ']' at byte 8"],
+      ['{1:2}', 'json', 'event 0: expected a string key at byte 1'],
+      ['{"a" 1}', 'json', "event 0: expected ':' at byte 5"],
+      ['[{"a":1},{"b":x}]', 'json', 'event 1: unexpected character at byte 14'],
+    ];
+    for (const [body, format, message] of cases) {
+      const error = refusal(body, format);
+      assert.deepEqual([error.code, error.message], ['malformed_json', message], body);
+    }
+  });
+
+  it('reports a byte that cannot start UTF-8 as such, also outside a string', () => {
+    for (const byte of [0x80, 0xff]) {
+      const error = refusal(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, byte, 0x7d]), 'json');
+      assert.deepEqual([error.code, error.message], ['invalid_utf8', `event 0: invalid UTF-8 byte 0x${byte.toString(16)} at byte 5`]);
+    }
+  });
+
+  it('reads an NDJSON body that starts with an array as one event, which is not an object', () => {
+    assert.equal(refusal('[{"a":1}]', 'ndjson').code, 'not_an_object');
+  });
+});
+
+describe('scanEvents: the edges of what is valid', () => {
+  it('skips every kind of JSON whitespace inside an event, and spaces, tabs and CRs after an NDJSON line', () => {
+    assert.deepEqual(events('{\r"a"\t:\n1 }', 'json'), ['{\r"a"\t:\n1 }']);
+    assert.deepEqual(events('{"a":1} \t\r\n{"b":2}\t \n', 'ndjson'), ['{"a":1}', '{"b":2}']);
+  });
+
+  it('takes upper- and lower-case hex digits in \\u escapes', () => {
+    assert.equal(events('{"a":"\\u0AF0\\uabcd\\u9F9f"}', 'json').length, 1);
+  });
+
+  it('agrees with a strict UTF-8 decoder on every lead byte, the second bytes at each range edge, and each kind of tail', () => {
+    const seconds = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff];
+    const disagreements: string[] = [];
+    for (let lead = 0x80; lead <= 0xff; lead++) {
+      for (const second of seconds) {
+        for (const tail of [[0x80, 0x80], [0xbf, 0x41], [0x80, 0xc0], [0x41, 0x41]]) {
+          const body = Buffer.from([...Buffer.from('{"a":"'), lead, second, ...tail, ...Buffer.from('"}')]);
+          let ours = true;
+          try {
+            events(body, 'json');
+          } catch {
+            ours = false;
+          }
+          if (ours !== referenceAccepts(body, 32)) disagreements.push(body.subarray(6, 10).toString('hex'));
+        }
+      }
+    }
+    assert.deepEqual(disagreements, []);
+  });
+});
+
 describe('scanEvents agrees with TextDecoder(fatal) + JSON.parse', () => {
   const seeds = [
     '{"a":1,"b":[true,false,null],"c":{"d":"e\\u0041"},"f":-1.5e+2}',
