@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, helpText, parseOptions, SERVE_SCHEMA, TAP_SCHEMA } from '../src/config';
+import { ConfigError, DEFAULT_MEMORY_RECORD_TTL_MS, effectiveRecordTtlMs, helpText, parseOptions, SERVE_SCHEMA, TAP_SCHEMA } from '../src/config';
 
 function problems(argv: string[], env: Record<string, string> = {}): readonly string[] {
   try {
@@ -91,5 +91,93 @@ describe('serve configuration', () => {
     const config = parseOptions(TAP_SCHEMA, ['--endpoint', 'http://127.0.0.1:4567', '--idle-exit', '3', '--from', 'latest'], {});
     assert.equal(config.idleExit, 3);
     assert.equal(config.from, 'latest');
+  });
+});
+
+describe('serve configuration: values at their edges', () => {
+  const parse = (argv: string[], env: Record<string, string> = {}) => parseOptions(SERVE_SCHEMA, argv, env);
+
+  it('takes a boolean as true, 1, false or 0 from a variable or after =, --no-<flag> too, and nothing else', () => {
+    for (const [raw, value] of [['true', true], ['1', true], ['false', false], ['0', false]] as const) {
+      assert.equal(parse([], { GATEWAY_ALLOW_UWS_FALLBACK: raw }).allowUwsFallback, value, raw);
+      assert.equal(parse([`--allow-uws-fallback=${raw}`]).allowUwsFallback, value, raw);
+    }
+    assert.equal(parse(['--no-allow-uws-fallback'], { GATEWAY_ALLOW_UWS_FALLBACK: 'true' }).allowUwsFallback, false);
+    assert.deepEqual(problems([], { GATEWAY_ALLOW_UWS_FALLBACK: 'yes' }), ['GATEWAY_ALLOW_UWS_FALLBACK: expected true or false, got "yes"']);
+    assert.deepEqual(problems(['--no-port', '--no-such']), ['unknown option --no-port', 'unknown option --no-such'], '--no- is for booleans only');
+  });
+
+  it('reads a size or an integer whole, spaces around it aside', () => {
+    assert.equal(parse(['--ring-bytes', ' 8MiB ']).ringBytes, 8 * 1024 * 1024);
+    assert.equal(parse(['--port', ' 80 ']).port, 80);
+    assert.deepEqual(problems(['--ring-bytes', 'x8MiB', '--max-body-bytes', '8KiB!', '--port', '8k', '--linger-ms', '5x', '--workers', 'x5']).slice().sort(), [
+      '--linger-ms: expected a whole number, got "5x"',
+      '--max-body-bytes: expected a size such as 65536, 512KiB or 64MiB, got "8KiB!"',
+      '--port: expected a whole number, got "8k"',
+      '--ring-bytes: expected a size such as 65536, 512KiB or 64MiB, got "x8MiB"',
+      '--workers: expected a whole number, got "x5"',
+    ]);
+  });
+
+  it('takes gigabytes in each spelling', () => {
+    for (const unit of ['g', 'gb', 'GiB']) assert.equal(parse(['--spool-max-bytes', `2${unit}`]).spoolMaxBytes, 2 * 1024 ** 3, unit);
+  });
+
+  it('takes the exact min and max of a range, and refuses one past either', () => {
+    assert.equal(parse(['--port', '0']).port, 0);
+    assert.equal(parse(['--port', '65535']).port, 65535);
+    assert.equal(parse(['--ring-bytes', '64KiB']).ringBytes, 64 * 1024);
+    assert.equal(parse(['--max-header-bytes', '32KiB']).maxHeaderBytes, 32 * 1024);
+    assert.equal(parse(['--max-url-bytes', '16KiB']).maxUrlBytes, 16 * 1024);
+    assert.deepEqual(problems(['--port', '-1', '--ring-bytes', '65535', '--max-header-bytes', '32769', '--max-url-bytes', '16385']).slice().sort(), [
+      '--max-header-bytes: must be at most 32768, got "32769"',
+      '--max-url-bytes: must be at most 16384, got "16385"',
+      '--port: must be at least 0, got "-1"',
+      '--ring-bytes: must be at least 65536, got "65535"',
+    ]);
+  });
+
+  it('keeps http and https endpoints without their trailing slashes, and refuses what is not a URL', () => {
+    assert.equal(parse(['--kinesis-endpoint', 'https://kinesis.eu-west-1.amazonaws.com///']).kinesisEndpoint, 'https://kinesis.eu-west-1.amazonaws.com');
+    assert.equal(parse(['--kinesis-endpoint', 'http://127.0.0.1:4567/']).kinesisEndpoint, 'http://127.0.0.1:4567');
+    assert.deepEqual(problems(['--kinesis-endpoint', 'not a url']), ['--kinesis-endpoint: expected a URL, got "not a url"']);
+  });
+
+  it('refuses an empty string and a value outside the option\'s pattern; an empty variable counts as unset', () => {
+    assert.deepEqual(problems(['--stream=', '--partition-key', 'userId']), [
+      '--stream: must not be empty, got ""',
+      '--partition-key: expected random or field:<json.path> (for example field:userId), got "userId"',
+    ]);
+    const config = parse([], { GATEWAY_STREAM: '', AWS_REGION: '', AWS_DEFAULT_REGION: 'eu-central-1' });
+    assert.equal(config.stream, 'events');
+    assert.equal(config.region, 'eu-central-1');
+  });
+
+  it('refuses text around a flag, and does not take the next flag as a value', () => {
+    assert.deepEqual(problems(['x--port=1', '--port!', '--stream', '--port', '1']), ['unexpected argument "x--port=1"', 'unexpected argument "--port!"', '--stream needs a value']);
+  });
+
+  it('says every problem in one error', () => {
+    try {
+      parse(['--bogus', '--port', 'x']);
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.name, 'ConfigError');
+      assert.equal(err.message, 'invalid configuration:\n  - unknown option --bogus\n  - --port: expected a whole number, got "x"');
+    }
+  });
+
+  it('puts each option of --help on lines of its own, with the kind of value it takes', () => {
+    const text = helpText('serve', SERVE_SCHEMA);
+    assert.match(text, /\n {2}--region <string>\n/);
+    assert.match(text, /\n {2}--stream <string>\n/);
+    assert.equal(text.split('\n  --').length - 1, Object.keys(SERVE_SCHEMA).length);
+  });
+
+  it('gives events a TTL in memory by default, none with a spool, and the one asked for', () => {
+    assert.equal(effectiveRecordTtlMs({ recordTtlMs: undefined, spoolDir: undefined }), DEFAULT_MEMORY_RECORD_TTL_MS);
+    assert.equal(effectiveRecordTtlMs({ recordTtlMs: undefined, spoolDir: '/var/spool' }), Number.POSITIVE_INFINITY);
+    assert.equal(effectiveRecordTtlMs({ recordTtlMs: 5000, spoolDir: '/var/spool' }), 5000);
   });
 });
