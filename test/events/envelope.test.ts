@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RequestError } from '../../src/errors';
 import { EVENT_ID_LENGTH, writeEventId } from '../../src/events/event-id';
-import { envelopeMiddleBound, writeEnvelopeMiddle, type RequestMeta } from '../../src/events/envelope';
+import { EnvelopeWriter, envelopeMiddleBound, receivedAtOf, writeEnvelopeMiddle, type RequestMeta } from '../../src/events/envelope';
 import { EventSpans, scanEvents } from '../../src/events/json-scan';
 import { parsePartitionKeyRule } from '../../src/events/partition-key';
 import { createRingBuffer, RingViews } from '../../src/ring/ring-layout';
@@ -12,6 +12,12 @@ import { Intake, intakeCounters } from '../../src/intake/intake';
 import { StreamAcks } from '../../src/intake/stream-acks';
 import { METRICS } from '../../src/metrics/metric-definitions';
 import { SharedMetrics } from '../../src/metrics/shared-metrics';
+
+/** A request's envelope middle in a buffer of its own. */
+function envelopeMiddle(m: RequestMeta): Buffer {
+  const dest = Buffer.alloc(envelopeMiddleBound(m));
+  return dest.subarray(0, writeEnvelopeMiddle(dest, m));
+}
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const meta = { receivedAt: 1_700_000_000_123, ip: '203.0.113.7', userAgent: 'Mozilla/5.0 "quoted"', path: '/v1/events' };
@@ -87,9 +93,7 @@ describe('envelopes', () => {
     const metas: RequestMeta[] = userAgents.map((userAgent, i) => ({ receivedAt: [0, 7, 1_700_000_000_123, Number.MAX_SAFE_INTEGER][i % 4], ip: i % 2 ? '2001:db8::1' : '203.0.113.7', userAgent, path: i % 3 ? '/v1/events' : '/v1/pixel.gif' }));
     for (const m of metas) {
       const expected = Buffer.from(`","receivedAt":${m.receivedAt},"ip":${JSON.stringify(m.ip)},"ua":${JSON.stringify(m.userAgent)},"path":${JSON.stringify(m.path)},"event":`);
-      const dest = Buffer.alloc(envelopeMiddleBound(m));
-      const length = writeEnvelopeMiddle(dest, m);
-      assert.equal(dest.subarray(0, length).toString('latin1'), expected.toString('latin1'), JSON.stringify(m.userAgent.slice(0, 40)));
+      assert.equal(envelopeMiddle(m).toString('latin1'), expected.toString('latin1'), JSON.stringify(m.userAgent.slice(0, 40)));
     }
   });
 
@@ -145,5 +149,47 @@ describe('envelopes', () => {
     scanEvents(body, 'ndjson', 32, spans);
     assert.throws(() => takeIntoRing(ring, body, spans), (err: RequestError) => err.code === 'event_too_large' && /^event 1: /.test(err.message));
     assert.equal(ring.used, 0);
+  });
+});
+
+describe('planning envelopes', () => {
+  const MiB = 1024 * 1024;
+  /** `{"id":"` + the id + the middle + the event + `}`: the data of one record. */
+  const dataBytes = (eventBytes: number) => '{"id":"'.length + EVENT_ID_LENGTH + envelopeMiddle(meta).length + eventBytes + 1;
+
+  function plan(body: string, keyRule = 'random', maxTotal = Number.POSITIVE_INFINITY): EnvelopeWriter {
+    const spans = new EventSpans();
+    const bytes = Buffer.from(body);
+    scanEvents(bytes, 'auto', 32, spans);
+    const writer = new EnvelopeWriter(parsePartitionKeyRule(keyRule));
+    writer.plan(bytes, spans, meta, maxTotal);
+    return writer;
+  }
+
+  it('counts the events that lacked the --partition-key field', () => {
+    assert.equal(plan('[{"userId":"a"},{"x":1},{"y":2}]', 'field:userId').keyFallbacks, 2);
+    assert.equal(plan('[{"x":1}]').keyFallbacks, 0, 'a random key is no fallback');
+  });
+
+  it('takes an event whose data and key make exactly 1 MiB, and refuses one byte more', () => {
+    const event = (pad: number) => `{"userId":"k","p":"${'x'.repeat(pad)}"}`;
+    const fits = MiB - 1 - dataBytes(event(0).length); // the key "k" is the 1
+    assert.equal(plan(event(fits), 'field:userId').count, 1);
+    assert.throws(() => plan(event(fits + 1), 'field:userId'), (err: RequestError) => err.code === 'event_too_large' && err.status === 413);
+  });
+
+  it('refuses a request whose events would take more than the limit it is given (half the ring)', () => {
+    const body = '[{"a":1},{"b":2}]';
+    const total = plan(body).total;
+    assert.equal(plan(body, 'random', total).count, 2);
+    assert.throws(() => plan(body, 'random', total - 1), (err: RequestError) =>
+      err.code === 'body_too_large' && err.message === `the events take ${total} bytes in their envelopes, more than half the gateway buffer; send fewer per request`);
+  });
+
+  it('can read receivedAt back from the bytes of an envelope', () => {
+    const { raw } = ingest('{"a":1}');
+    assert.equal(receivedAtOf(Buffer.from(raw[0])), meta.receivedAt);
+    const other = Buffer.concat([Buffer.from('{"id":"'), Buffer.alloc(EVENT_ID_LENGTH, 'x'), envelopeMiddle({ ...meta, receivedAt: 1_799_999_999_990 }), Buffer.from('{}}')]);
+    assert.equal(receivedAtOf(other), 1_799_999_999_990);
   });
 });
