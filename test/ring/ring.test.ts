@@ -168,3 +168,64 @@ describe('ring writer and reader', () => {
     assert.throws(() => readBatch(views, 0, 100), /corrupt ring record at 0/);
   });
 });
+
+describe('ring writer: accounting at the edges', () => {
+  /** A writer on a 256-byte ring that records what it publishes. */
+  function ring(maxBytes = 256): { writer: RingWriter; published: BatchDescriptor[] } {
+    const published: BatchDescriptor[] = [];
+    return { writer: new RingWriter(createRingBuffer(256), { maxRecords: 10, maxBytes, lingerMs: 60_000 }, (b) => published.push(b)), published };
+  }
+  /** A record of exactly `size` bytes with a one-byte key. */
+  const record = (writer: RingWriter, size: number) => assert.ok(writeRecord(writer, 'k', 'x'.repeat(size - recordBytes(1, 0))));
+
+  it('is empty until a record is written, and again once its batch is confirmed', () => {
+    const { writer, published } = ring();
+    assert.equal(writer.isEmpty, true);
+    record(writer, 50);
+    assert.equal(writer.isEmpty, false);
+    writer.closeBatch();
+    writer.release(published[0]);
+    assert.equal(writer.isEmpty, true);
+  });
+
+  it('publishes nothing when no batch is open', () => {
+    const { writer, published } = ring();
+    writer.closeBatch();
+    record(writer, 50);
+    writer.closeBatch();
+    writer.closeBatch();
+    assert.deepEqual(published.map((b) => b.count), [1]);
+  });
+
+  it('fills a batch to exactly its byte limit, and starts the next one past it', () => {
+    const { writer, published } = ring(100);
+    record(writer, 50);
+    record(writer, 50);
+    record(writer, 50);
+    writer.closeBatch();
+    assert.deepEqual(published.map((b) => b.count), [2, 1]);
+  });
+
+  it('charges the skipped tail to the batch before a wrap, and frees it with that batch', () => {
+    const { writer, published } = ring();
+    record(writer, 100);
+    writer.closeBatch();
+    record(writer, 100);
+    writer.closeBatch();
+    writer.release(published[0]);
+    record(writer, 100); // does not fit in the 56 bytes left at the end: wraps to offset 0
+    assert.equal(writer.used, 256, 'the second record, the 56 skipped bytes and the third');
+    assert.equal(writer.fits([1]), false);
+    writer.closeBatch();
+    writer.release(published[1]);
+    assert.equal(writer.used, 100);
+    writer.release(published[2]);
+    assert.equal(writer.used, 0);
+  });
+
+  it('refuses to reserve past the capacity when the caller did not check', () => {
+    const { writer } = ring();
+    record(writer, 200);
+    assert.throws(() => writer.reserve(100, 1), /ring overflow: 100 bytes do not fit/);
+  });
+});
