@@ -126,6 +126,10 @@ describe('scanEvents: what a refusal says', () => {
   it('reads an NDJSON body that starts with an array as one event, which is not an object', () => {
     assert.equal(refusal('[{"a":1}]', 'ndjson').code, 'not_an_object');
   });
+
+  it('reads a literal that ends the body whole, then refuses it as not an object', () => {
+    for (const literal of ['true', 'false', 'null']) assert.equal(refusal(`{"a":1}\n${literal}`, 'ndjson').message, 'event 1: expected a JSON object');
+  });
 });
 
 describe('scanEvents: the edges of what is valid', () => {

@@ -24,6 +24,7 @@ describe('--partition-key field:<path>', () => {
     assert.equal(key('{"userId":""}', 'field:userId'), undefined);
     assert.equal(key(`{"userId":"${'x'.repeat(257)}"}`, 'field:userId'), undefined);
     assert.equal(key('{"user":"flat"}', 'field:user.id'), undefined);
+    assert.equal(key('{"user":["id","x"]}', 'field:user.id'), undefined, 'an array is not an object with fields');
   });
   it('skips every kind of JSON whitespace between tokens', () => {
     for (const ws of [' ', '\n', '\r', '\t']) {
