@@ -223,6 +223,23 @@ describe('ring writer: accounting at the edges', () => {
     assert.equal(writer.used, 0);
   });
 
+  it('says a record fits that ends exactly at the end, or that an empty ring can take from offset 0', () => {
+    const { writer, published } = ring();
+    record(writer, 100);
+    record(writer, 100);
+    assert.equal(writer.fits([56]), true, 'the last 56 bytes, no wrap');
+    record(writer, 56);
+    assert.equal(writer.used, 256);
+    writer.closeBatch();
+    writer.release(published[0]);
+    record(writer, 200);
+    writer.closeBatch();
+    writer.release(published[1]);
+    assert.equal(writer.isEmpty, true);
+    assert.equal(writer.fits([250]), true, 'empty: the next record starts at 0, not after the last one');
+    record(writer, 250);
+  });
+
   it('refuses to reserve past the capacity when the caller did not check', () => {
     const { writer } = ring();
     record(writer, 200);
