@@ -104,7 +104,7 @@ describe('serve configuration: values at their edges', () => {
     }
     assert.equal(parse(['--no-allow-uws-fallback'], { GATEWAY_ALLOW_UWS_FALLBACK: 'true' }).allowUwsFallback, false);
     assert.deepEqual(problems([], { GATEWAY_ALLOW_UWS_FALLBACK: 'yes' }), ['GATEWAY_ALLOW_UWS_FALLBACK: expected true or false, got "yes"']);
-    assert.deepEqual(problems(['--no-port', '--no-such']), ['unknown option --no-port', 'unknown option --no-such'], '--no- is for booleans only');
+    assert.deepEqual(problems(['--no-port', '--no-such', '--on-allow-uws-fallback']), ['unknown option --no-port', 'unknown option --no-such', 'unknown option --on-allow-uws-fallback'], '--no- is for booleans only');
   });
 
   it('reads a size or an integer whole, spaces around it aside', () => {
