@@ -132,7 +132,11 @@ function readVarint(data: Uint8Array, cursor: { at: number }, end: number): numb
 function skipField(data: Uint8Array, tag: number, cursor: { at: number }, end: number): void {
   const wireType = tag & 7;
   if (wireType === 0) readVarint(data, cursor, end);
-  else if (wireType === 2) cursor.at += readVarint(data, cursor, end);
+  else if (wireType === 2) {
+    // Not `cursor.at += readVarint(…)`: that adds the length to the position from before the varint.
+    const length = readVarint(data, cursor, end);
+    cursor.at += length;
+  }
   else if (wireType === 1) cursor.at += 8;
   else if (wireType === 5) cursor.at += 4;
   else throw new AggregateFormatError(`unsupported wire type ${wireType}`);
