@@ -12,7 +12,7 @@
 // Appends are group-committed: the entries staged during --spool-commit-ms are written and
 // fdatasync'ed together, off the main thread, and only then are their requests answered.
 
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { receivedAtOf, type EnvelopeWriter, type RecordSink } from '../events/envelope';
@@ -96,6 +96,8 @@ class Segment {
   reader: FileHandle | undefined;
   replayedEvents = 0;
   corruptEntries = 0;
+  /** Of a segment an earlier run left: its intact entries the ring has not taken yet (counted at start-up). */
+  unreadEntries = 0;
   readonly createdAt = Date.now();
   constructor(readonly id: number, readonly file: string, readonly fromEarlierRun: boolean) {}
 }
@@ -164,14 +166,16 @@ export class Spool {
       const segment = new Segment(Number(SEGMENT_NAME.exec(name)![1]), file, true);
       segment.size = segment.written = statSync(file).size;
       segment.closed = true;
+      segment.unreadEntries = this.countEntries(file, segment.size);
       this.add(segment);
       // Their events' receipt times are only read when loaded: the last write is a lower bound of their age.
       this.spills.push({ segment, end: segment.size, receivedAt: statSync(file).mtimeMs });
       lastId = segment.id;
     }
     if (this.segments.length > 0) {
-      options.log.info({ dir: options.dir, segments: this.segments.length, bytes: this.totalBytes },
-        `the spool holds ${this.segments.length} segments (${this.totalBytes} bytes) from an earlier run: replaying them alongside new traffic`);
+      const events = this.unreadEarlierEvents;
+      options.log.info({ dir: options.dir, segments: this.segments.length, bytes: this.totalBytes, events },
+        `the spool holds ${events} events in ${this.segments.length} segments (${this.totalBytes} bytes) from an earlier run: replaying them alongside new traffic`);
     }
     this.active = this.newSegment(lastId + 1);
     this.maintenance = setInterval(() => this.closeIdleSegment(), SEGMENT_MAX_AGE_MS).unref();
@@ -187,10 +191,17 @@ export class Spool {
 
   /**
    * Events on disk that Kinesis has not confirmed: loaded into the ring and not settled, or not
-   * loaded yet (of segments an earlier run left, only those already read are counted).
+   * loaded yet (this run's, and the intact entries of an earlier run's segments not read yet).
    */
   get unconfirmedEvents(): number {
-    return this.eventsInRing + this.unloadedEvents;
+    return this.eventsInRing + this.unloadedEvents + this.unreadEarlierEvents;
+  }
+
+  /** Intact entries of the segments an earlier run left that the ring has not taken yet. */
+  private get unreadEarlierEvents(): number {
+    let unread = 0;
+    for (const segment of this.segments) unread += segment.unreadEntries;
+    return unread;
   }
 
   /** Events loaded (or appended) into the ring from the spool and not settled yet: on disk as well as in memory. */
@@ -366,6 +377,7 @@ export class Spool {
       inDamagedStretch = false;
       const record = at + ENTRY_HEADER_BYTES;
       if (check.recordBytes > ring.capacity) {
+        if (segment.unreadEntries > 0) segment.unreadEntries--;
         this.giveUp(bytes.subarray(dataOffset(record, check.keyBytes), record + check.recordBytes), check.recordBytes);
         at = record + check.recordBytes;
         continue;
@@ -377,6 +389,7 @@ export class Spool {
       this.owners.assign(seq, 1, segment);
       segment.inRing++;
       if (!segment.fromEarlierRun && this.unloadedEvents > 0) this.unloadedEvents--;
+      if (segment.unreadEntries > 0) segment.unreadEntries--;
       this.options.onLoaded?.(seq, receivedAtOf(bytes.subarray(dataOffset(record, check.keyBytes), record + check.recordBytes)));
       if (segment.fromEarlierRun) {
         segment.replayedEvents++;
@@ -396,6 +409,39 @@ export class Spool {
       { recordBytes, ringBytes: ring.capacity, file: deadLetterFile },
       `a spooled event of ${recordBytes} bytes can never fit the ${ring.capacity}-byte ring (was --ring-bytes lowered?): written to the dead-letter file`,
     );
+  }
+
+  /**
+   * The intact entries of a segment file, judged as the refill loop will judge them (a damaged
+   * stretch or a torn tail is not counted), so that what the spool holds can be told in events
+   * before it is read. One pass over the file at start-up, through the read buffer.
+   */
+  private countEntries(file: string, size: number): number {
+    const bytes = this.readBuffer;
+    const fd = openSync(file, 'r');
+    let entries = 0;
+    try {
+      for (let position = 0; position < size;) {
+        const end = readSync(fd, bytes, 0, Math.min(bytes.length, size - position), position);
+        if (end === 0) break; // the file shrank since it was measured
+        const final = position + end === size;
+        let at = 0;
+        while (at < end) {
+          const check = checkEntry(bytes, at, end);
+          if (check.kind === 'incomplete' && !final) break;
+          if (check.kind === 'entry') {
+            entries++;
+            at += ENTRY_HEADER_BYTES + check.recordBytes;
+          } else {
+            at = nextMarker(bytes, at, end);
+          }
+        }
+        position += at;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return entries;
   }
 
   /** Copies one record (ring layout, at `record` in `bytes`) into the ring; returns its size. */
