@@ -6,19 +6,37 @@
 // whether every acknowledged event was read back from the stream (and how many twice). Not part
 // of npm test; it takes the outage plus a few minutes. Writes bench/results/outage-<time>.json.
 
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { metricsText, metricValue, rssBytes, waitUntilShipped } from '../test/support/load';
-import { startGateway, startLocalKinesis, tapStream } from '../test/support/processes';
+import { CLI, startGateway, startLocalKinesis } from '../test/support/processes';
 
 const MiB = 1024 * 1024;
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(name);
   return at < 0 ? fallback : Number(process.argv[at + 1]);
+}
+
+/**
+ * Reads the whole stream with `tap` line by line, calling `onSeq` with each event's seq: the output
+ * of a 5-minute outage run (about 2 million events) is longer than one string may be.
+ */
+async function readStream(endpoint: string, stream: string, onSeq: (seq: number) => void): Promise<void> {
+  const child = spawn(process.execPath, [CLI, 'tap', '--endpoint', endpoint, '--stream', stream, '--idle-exit', '5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const errors: Buffer[] = [];
+  child.stderr.on('data', (chunk: Buffer) => errors.push(chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  for await (const line of readline.createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (line) onSeq((JSON.parse(line) as { event: { seq: number } }).event.seq);
+  }
+  const code = await exited;
+  if (code !== 0) throw new Error(`tap exited with ${code}: ${Buffer.concat(errors).toString()}`);
 }
 
 /** Sends `rate` single-event requests per second (timer-driven, not closed-loop) until stopped. */
@@ -124,11 +142,10 @@ export async function runOutageBenchmark(): Promise<void> {
     log('every acknowledged event confirmed; reading the stream back');
     const seen = new Uint8Array(load.acknowledged.length);
     let duplicates = 0;
-    for (const envelope of await tapStream(kinesis.endpoint, stream, 5)) {
-      const seq = envelope.event.seq as number;
+    await readStream(kinesis.endpoint, stream, (seq) => {
       if (seen[seq]) duplicates++;
       seen[seq] = 1;
-    }
+    });
     let acknowledged = 0;
     let missing = 0;
     for (let seq = 0; seq < load.acknowledged.length; seq++) {
