@@ -3,8 +3,10 @@
 // single events; the local Kinesis is frozen (SIGSTOP) for the outage and thawed (SIGCONT). Reports
 // the gateway's peak RSS (goal: at most 256 MiB), the spool's peak, the time from the thaw until
 // the oldest unconfirmed event is younger than 2 s again (the backlog drained), dead letters, and
-// whether every acknowledged event was read back from the stream (and how many twice). Not part
-// of npm test; it takes the outage plus a few minutes. Writes bench/results/outage-<time>.json.
+// whether every acknowledged event was read back from the stream (and how many twice), and the rate
+// achieved (events acknowledged per second of load) next to the rate offered: the load generator
+// shares the machine and skips requests past its in-flight cap. Not part of npm test; it takes the
+// outage plus a few minutes. Writes bench/results/outage-<time>.json.
 
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -71,6 +73,8 @@ function openLoad(port: number, rate: number) {
     req.end(body);
   };
   const TICK_MS = 10;
+  const startedAt = Date.now();
+  let stoppedAt: number | undefined;
   let carry = 0;
   const timer = setInterval(() => {
     carry += (rate * TICK_MS) / 1000;
@@ -85,8 +89,13 @@ function openLoad(port: number, rate: number) {
     get skipped() {
       return skipped;
     },
+    /** Seconds from the first request until the load was stopped (or until now). */
+    get seconds() {
+      return ((stoppedAt ?? Date.now()) - startedAt) / 1000;
+    },
     async stop() {
       clearInterval(timer);
+      stoppedAt ??= Date.now();
       while (inFlight > 0) await sleep(50);
       agent.destroy();
     },
@@ -127,6 +136,7 @@ export async function runOutageBenchmark(): Promise<void> {
     }
     process.kill(kinesis.child.pid!, 'SIGCONT');
     const thawed = Date.now();
+    const outageSamples = samples.slice(30);
     log('thawed');
     let drainedS: number | undefined;
     const drainDeadline = thawed + 30 * 60_000;
@@ -156,9 +166,11 @@ export async function runOutageBenchmark(): Promise<void> {
     const result = {
       at: new Date().toISOString(), node: process.version, cpus: os.cpus().length, outageS, rate, shards,
       eventsSent: load.sent, requestsSkippedByTheLoadGenerator: load.skipped, statuses: Object.fromEntries(load.statuses),
-      eventsAcknowledged: acknowledged, missingFromStream: missing, duplicatesOnStream: duplicates,
+      eventsAcknowledged: acknowledged, loadS: load.seconds, rateOfferedPerS: rate, rateAchievedPerS: acknowledged / load.seconds,
+      missingFromStream: missing, duplicatesOnStream: duplicates,
       deadLettered: metricValue(metrics, 'gateway_dead_letter_events_total{reason="expired"}') + metricValue(metrics, 'gateway_dead_letter_events_total{reason="refused"}'),
       peakRssMiB: Math.max(...samples.map((s) => s.rssMiB)), rssBeforeOutageMiB: samples[29]?.rssMiB,
+      rssDuringOutageMiB: [Math.min(...outageSamples.map((s) => s.rssMiB)), Math.max(...outageSamples.map((s) => s.rssMiB))],
       spoolPeakMiB: Math.max(...samples.map((s) => s.spoolMiB)), peakLagS: Math.max(...samples.map((s) => s.lagS)),
       drainAfterRecoveryS: drainedS,
       samples,
