@@ -2,7 +2,8 @@
 // The gateway with --durability disk against a standalone local Kinesis, taking a steady rate of
 // single events; the local Kinesis is frozen (SIGSTOP) for the outage and thawed (SIGCONT). Reports
 // the gateway's peak RSS (goal: at most 256 MiB), the spool's peak, the time from the thaw until
-// the oldest unconfirmed event is younger than 2 s again (the backlog drained), dead letters, and
+// the oldest unconfirmed event is younger than 2 s again (the backlog drained), dead letters, failed
+// shipper tasks and restarted workers (an out-of-memory worker shows there), and
 // whether every acknowledged event was read back from the stream (and how many twice), and the rate
 // achieved (events acknowledged per second of load) next to the rate offered: the load generator
 // shares the machine and skips requests past its in-flight cap. Not part of npm test; it takes the
@@ -169,6 +170,8 @@ export async function runOutageBenchmark(): Promise<void> {
       eventsAcknowledged: acknowledged, loadS: load.seconds, rateOfferedPerS: rate, rateAchievedPerS: acknowledged / load.seconds,
       missingFromStream: missing, duplicatesOnStream: duplicates,
       deadLettered: metricValue(metrics, 'gateway_dead_letter_events_total{reason="expired"}') + metricValue(metrics, 'gateway_dead_letter_events_total{reason="refused"}'),
+      // A worker that ran out of memory fails its task and is started again: both must stay 0.
+      shipperTasksFailed: metricValue(metrics, 'gateway_worker_task_failures_total'), shipperWorkersRestarted: metricValue(metrics, 'gateway_worker_restarts_total'),
       peakRssMiB: Math.max(...samples.map((s) => s.rssMiB)), rssBeforeOutageMiB: samples[29]?.rssMiB,
       rssDuringOutageMiB: [Math.min(...outageSamples.map((s) => s.rssMiB)), Math.max(...outageSamples.map((s) => s.rssMiB))],
       spoolPeakMiB: Math.max(...samples.map((s) => s.spoolMiB)), peakLagS: Math.max(...samples.map((s) => s.lagS)),
