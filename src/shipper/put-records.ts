@@ -9,11 +9,12 @@
 //   no TTL unless the operator sets one (Infinity): retryable failures are retried until Kinesis
 //   answers, while the ring they hold is bounded and new events wait in the spool behind them.
 
-import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildRecords, type OutboundRecord, type PendingEvent } from './aggregator';
 import type { ShardMap } from './shard-map';
 import type { ShardPacer } from './shard-pacer';
+import { encodePutRecordsBody, putRecordsCommand } from './put-records-body';
 
 export const MAX_RECORDS_PER_REQUEST = 500;
 export const MAX_BYTES_PER_REQUEST = 5 * 1024 * 1024;
@@ -114,11 +115,10 @@ async function sendOnce(request: OutboundRecord[], target: DeliveryTarget): Prom
   const { counters } = target;
   const outcome: SendOutcome = { retry: [], regroup: [] };
   await pace(request, target.pacer);
-  const entries: PutRecordsRequestEntry[] = request.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey, ExplicitHashKey: r.explicitHashKey }));
   const started = performance.now();
   let answer;
   try {
-    answer = await target.client.send(new PutRecordsCommand({ StreamName: target.stream, Records: entries }));
+    answer = await target.client.send(putRecordsCommand(target.stream, encodePutRecordsBody(target.stream, request)));
   } catch (err) {
     counters.putFailed((performance.now() - started) / 1000, err);
     const name = (err as Error).name;
