@@ -47,22 +47,13 @@ function listen(app: TemplatedApp, host: string, port: number, what: string): Pr
 }
 
 /**
- * Ring bytes of one aggregated batch, and so of one shipper task and its PutRecords call. Batches
- * fill only under a backlog (the catch-up after an outage, or more events than the shards take),
- * and then the shards' rate bounds what ships, not the size of a call: 4 MiB calls shipped no
- * faster, and each held its events, aggregates and base64 body in a worker for the seconds it
- * waited for its shards' rate (60 s outage: catch-up peak RSS 262 -> 247 MiB, drain 26.1 -> 25.2 s).
- */
-const AGGREGATED_BATCH_BYTES = 1024 * 1024;
-
-/**
  * Unaggregated, a ring batch is one PutRecords call. Aggregated, a batch's events shrink into a few
- * records, so it may hold many more: it is bounded by bytes (well within one 5 MiB call, with room
- * for the aggregation overhead) and by the linger time.
+ * records, so it may hold many more: it is bounded by bytes (room left for the aggregation
+ * overhead within one 5 MiB call) and by the linger time.
  */
 function batchLimits(config: ServeConfig): BatchLimits {
   if (config.aggregation === 'off') return { maxRecords: MAX_RECORDS_PER_REQUEST, maxBytes: MAX_BYTES_PER_REQUEST, lingerMs: config.lingerMs };
-  return { maxRecords: 100_000, maxBytes: AGGREGATED_BATCH_BYTES, lingerMs: config.lingerMs };
+  return { maxRecords: 100_000, maxBytes: Math.floor(MAX_BYTES_PER_REQUEST * 0.8), lingerMs: config.lingerMs };
 }
 
 /** The spool of --spool-dir, with the segments an earlier run left; none without the option. */

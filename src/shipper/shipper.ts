@@ -47,14 +47,12 @@ export interface ShipperOptions {
 
 /**
  * Ring bytes in flight, in full tasks per worker. Each worker paces its own share of every shard's
- * rate, and an idle shard bucket saves up to a second of it: two full tasks per worker (2 MiB of
- * aggregated events, a second of a worker's share of 4 shards) keep every pacer at its rate, one
- * task being sent while the next waits for its shards, as long as answering a task and starting the
- * next takes under a second; more tasks would only wait in the pacer, holding memory. Where pacing
- * does not bind (many shards), the bound is this many tasks per PutRecords round trip. One task may
- * always start, however large.
+ * rate, and an idle shard bucket saves up to a second of it: one full task per worker keeps every
+ * pacer at its rate as long as answering a task and starting the next takes under a second; more
+ * tasks would only wait in the pacer. Where pacing does not bind (many shards), the bound is this
+ * many bytes per PutRecords round trip. One task may always start, however large.
  */
-const TASKS_IN_FLIGHT_PER_WORKER = 2;
+const TASKS_IN_FLIGHT_PER_WORKER = 1;
 
 /**
  * Young generation of each worker's V8 heap, in MiB (V8's default is 48: two 16 MiB semi-spaces and
