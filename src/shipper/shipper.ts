@@ -5,13 +5,6 @@
 // while every slot is busy wait, and the next free slot takes all the waiting batches that lie
 // next to each other in the ring as one task: when Kinesis is slow, tasks grow instead of queuing,
 // so throughput follows the backlog rather than the number of slots.
-//
-// The ring bytes of the tasks in flight are bounded too (TASKS_IN_FLIGHT_PER_WORKER full tasks per
-// worker): a worker holds a task's aggregates, and the SDK's base64 JSON body while sending them,
-// also while the task waits for its shards' rate. With a backlog (a spool read back after an
-// outage) every slot would otherwise take a full task: more than the shards take in the time one
-// task waits and is sent, so the extra tasks only wait in the pacer, holding memory, and ship no
-// sooner.
 
 import path from 'node:path';
 import { Piscina } from 'piscina';
@@ -46,15 +39,6 @@ export interface ShipperOptions {
 }
 
 /**
- * Ring bytes in flight, in full tasks per worker. Each worker paces its own share of every shard's
- * rate, and an idle shard bucket saves up to a second of it: one full task per worker keeps every
- * pacer at its rate as long as answering a task and starting the next takes under a second; more
- * tasks would only wait in the pacer. Where pacing does not bind (many shards), the bound is this
- * many bytes per PutRecords round trip. One task may always start, however large.
- */
-const TASKS_IN_FLIGHT_PER_WORKER = 1;
-
-/**
  * Young generation of each worker's V8 heap, in MiB (V8's default is 48: two 16 MiB semi-spaces and
  * as much for large objects). A task's events and aggregates live while it waits for its shards'
  * rate, so they survive scavenges, and V8 grows the young generation on survival to its maximum
@@ -84,9 +68,7 @@ export class Shipper {
   private readonly pool: Piscina;
   private inFlight = 0;
   private tasksRunning = 0;
-  private bytesInFlight = 0;
   private readonly slots: number;
-  private readonly maxBytesInFlight: number;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
   /** Batches waiting for a free slot, oldest first. */
@@ -96,7 +78,6 @@ export class Shipper {
 
   constructor(private readonly options: ShipperOptions) {
     this.slots = options.ordered ? 1 : options.workers * options.batchesPerWorker;
-    this.maxBytesInFlight = options.workers * TASKS_IN_FLIGHT_PER_WORKER * options.maxTaskBytes;
     this.ring = new RingViews(options.workerData.ring);
     this.givenUp = new SharedMetrics(options.workerData.metrics).counter(METRICS.deadLettered, 'refused');
     this.pool = new Piscina({
@@ -150,22 +131,16 @@ export class Shipper {
 
   private startTasks(): void {
     while (this.tasksRunning < this.slots && this.waiting.length > 0) {
-      // Room within the bytes in flight; one task may always run.
-      const room = this.tasksRunning === 0 ? Number.POSITIVE_INFINITY : this.maxBytesInFlight - this.bytesInFlight;
-      const first = this.waiting[0];
-      if (first.end - first.start > room) return;
       const batches = [this.waiting.shift()!];
       let last = batches[0];
       let count = last.count;
-      const maxBytes = Math.min(this.options.maxTaskBytes, room);
-      const fits = (next: BatchDescriptor) => count + next.count <= this.options.maxTaskRecords && next.end - batches[0].start <= maxBytes;
+      const fits = (next: BatchDescriptor) => count + next.count <= this.options.maxTaskRecords && next.end - batches[0].start <= this.options.maxTaskBytes;
       while (this.waiting.length > 0 && this.waiting[0].start === last.end && fits(this.waiting[0])) {
         last = this.waiting.shift()!;
         batches.push(last);
         count += last.count;
       }
       this.tasksRunning++;
-      this.bytesInFlight += last.end - batches[0].start;
       // Send only the region's numbers: the worker reads the bytes from the ring itself.
       this.submit({ batches, region: { start: batches[0].start, end: last.end, count }, failures: 0 });
     }
@@ -187,7 +162,6 @@ export class Shipper {
   /** The task is done: its events are confirmed, except those at `deadLettered` (positions in the task). */
   private settle(task: Task, deadLettered: readonly number[]): void {
     this.tasksRunning--;
-    this.bytesInFlight -= task.region.end - task.region.start;
     let offset = 0;
     for (const batch of task.batches) {
       const own = deadLettered.length === 0 ? deadLettered : deadLettered.filter((i) => i >= offset && i < offset + batch.count).map((i) => i - offset);
