@@ -1,7 +1,7 @@
 // docs/deploying.md against the artefacts: every value of its tables is read from the Dockerfile,
 // the Kubernetes manifests, docker-compose.yml and deploy/settings.json (which the CDK app reads;
-// deploy/aws's tests compare the ECS column with the synthesized template). The README's section
-// "Behind an AWS load balancer" against deploy/settings.json. Also the Dockerfile's own promises:
+// deploy/aws's tests compare the ECS column with the synthesized template). The section "Behind an
+// AWS load balancer" of docs/operations.md against deploy/settings.json. Also the Dockerfile's own promises:
 // stages, user, signal, init, volumes, ports, health check.
 
 import assert from 'node:assert/strict';
@@ -107,17 +107,17 @@ describe('docs/deploying.md', () => {
   });
 });
 
-describe('README, "Behind an AWS load balancer"', () => {
-  const readme = read('README.md');
-  const start = readme.indexOf('\n## Behind an AWS load balancer\n');
-  const section = readme.slice(start, readme.indexOf('\n## ', start + 1)).replace(/\s+/g, ' ');
+describe('docs/operations.md, "Behind an AWS load balancer"', () => {
+  const operations = read('docs/operations.md');
+  const start = operations.indexOf('\n## Behind an AWS load balancer\n');
+  const section = operations.slice(start, operations.indexOf('\n## ', start + 1)).replace(/\s+/g, ' ');
   const numbers = (text: string) => text.match(/\d+/g) ?? [];
 
   /** What the section says of each setting, as deploy/settings.json and the Kubernetes manifests give it. */
   function statements(): Record<string, string> {
     const { official, legacy } = timing.uwsIdleCloseSeconds;
     const grace = new Set([timing.ecsStopTimeoutSeconds, kubernetesObject('Deployment').spec.template.spec.terminationGracePeriodSeconds]);
-    assert.equal(grace.size, 1, 'ECS and Kubernetes give the same grace period, which the README states once');
+    assert.equal(grace.size, 1, 'ECS and Kubernetes give the same grace period, which docs/operations.md states once');
     return {
       'ALB idle timeout': `the ALB idle timeout, ${timing.albIdleTimeoutSeconds} s,`,
       'official build’s idle close': `${official.min}–${official.max} s on the official build`,
@@ -134,14 +134,14 @@ describe('README, "Behind an AWS load balancer"', () => {
   }
 
   it('states the values of deploy/settings.json', () => {
-    assert.ok(start >= 0, 'README.md has the section');
-    for (const [what, statement] of Object.entries(statements())) assert.ok(section.includes(statement), `${what}: the README should say ${JSON.stringify(statement)}`);
+    assert.ok(start >= 0, 'docs/operations.md has the section');
+    for (const [what, statement] of Object.entries(statements())) assert.ok(section.includes(statement), `${what}: docs/operations.md should say ${JSON.stringify(statement)}`);
   });
 
   it('holds no other number (besides Node 24, Debian 13 and the 503)', () => {
     const known = new Set(['24', '13', '503', ...Object.values(statements()).flatMap(numbers)]);
     const unknown = numbers(section.replace(/\[[^\]]*\]\([^)]*\)/g, '')).filter((n) => !known.has(n));
-    assert.deepEqual(unknown, [], 'numbers in the README section that deploy/settings.json does not give');
+    assert.deepEqual(unknown, [], 'numbers in the section that deploy/settings.json does not give');
   });
 });
 
