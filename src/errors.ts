@@ -1,5 +1,5 @@
 // Every error the HTTP surface can answer with: one stable code, one status, one meaning.
-// The README's error table is checked against this list by a test.
+// The error table of docs/errors.md is checked against this list by a test.
 
 export const ERROR_CODES = {
   empty_body: { status: 400, meaning: 'the request had no events' },

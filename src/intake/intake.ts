@@ -1,5 +1,5 @@
 // Taking a request's events: into the ring, the spool, or both, and deciding when the client may be
-// answered. The three promises (README, "Delivery guarantees"):
+// answered. The three promises (docs/delivery.md):
 //   memory: 202 once the events are in the ring (or, on overflow, written to the spool);
 //   disk:   202 once the events are group-committed to the spool;
 //   stream: 200 once Kinesis confirmed every event of the request.
