@@ -5,8 +5,9 @@
 // `serve` says so once in its log instead (gateway.ts). On a supported Node nothing is silenced.
 if (Number(process.versions.node.split('.')[0]) < 22) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { ConfigError, helpText, LOCAL_KINESIS_SCHEMA, parseOptions, REPLAY_SCHEMA, SERVE_SCHEMA, TAP_SCHEMA } from './config';
-import { serve, StartupError } from './gateway';
+import { helpText, LOCAL_KINESIS_SCHEMA, parseOptions, REPLAY_SCHEMA, SERVE_SCHEMA, TAP_SCHEMA } from './config';
+import { ConfigError, GatewayError } from './errors';
+import { serve } from './gateway';
 import { createKinesisClient } from './kinesis-client';
 import { listenKinesalite } from './kinesis-local/kinesalite-server';
 import { createLogger } from './log';
@@ -37,8 +38,8 @@ async function runServe(args: string[]): Promise<void> {
   try {
     gateway = await serve(config, log);
   } catch (err) {
-    if (err instanceof StartupError) {
-      log.fatal(err.message);
+    if (err instanceof GatewayError) {
+      log.fatal({ code: err.code }, err.message);
       fail(err.message, 1);
     }
     throw err;
@@ -144,6 +145,7 @@ async function main(argv: string[]): Promise<void> {
     await command.run(args);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
+    if (err instanceof GatewayError) fail(err.message, 1);
     throw err;
   }
 }

@@ -1,6 +1,8 @@
 // One typed schema per command: defaults, flag and environment names, validation, help text.
 // Every problem is collected so that a bad start lists them all at once.
 
+import { ConfigError } from './errors';
+
 type Kind = 'integer' | 'bytes' | 'string' | 'url' | 'boolean' | 'enum';
 
 interface OptionSpec {
@@ -154,13 +156,6 @@ export function effectiveRecordTtlMs(config: Pick<ServeConfig, 'recordTtlMs' | '
 }
 export type TapConfig = OptionsOf<typeof TAP_SCHEMA>;
 export type LocalKinesisConfig = OptionsOf<typeof LOCAL_KINESIS_SCHEMA>;
-
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-  }
-}
 
 export function envName(spec: OptionSpec): string {
   return spec.env?.[0] ?? `GATEWAY_${spec.flag.replace(/-/g, '_').toUpperCase()}`;

@@ -1,5 +1,7 @@
-// Every error the HTTP surface can answer with: one stable code, one status, one meaning.
-// The error table of docs/errors.md is checked against this list by a test.
+// Every error the gateway raises on purpose, each with a stable code: the HTTP answers (one code,
+// one status, one meaning; the error table of docs/errors.md is checked against this list by a test),
+// and the failures that stop a command (bad options, a start that cannot complete, a stream that is
+// not there, data not in the format it claims).
 
 export const ERROR_CODES = {
   empty_body: { status: 400, meaning: 'the request had no events' },
@@ -61,3 +63,47 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error', 503: '503 Service Unavailable',
 };
+
+/** A failure that stops a command, not a request: the CLI prints its message and exits. */
+export abstract class GatewayError<Code extends string = string> extends Error {
+  constructor(readonly code: Code, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Options that do not parse or do not fit together; every problem at once. */
+export class ConfigError extends GatewayError<'invalid_config'> {
+  constructor(readonly problems: readonly string[]) {
+    super('invalid_config', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+export type StartupErrorCode =
+  /** Only the pure-Node fallback of uWebSockets.js loads, and --allow-uws-fallback is not set. */
+  | 'uws_fallback'
+  /** --write-keys-file cannot be read. */
+  | 'write_keys_unreadable'
+  /** The embedded local Kinesis did not start (its port is taken, or the child died). */
+  | 'local_kinesis_failed'
+  /** --spool-dir cannot be made, read or locked. */
+  | 'spool_unusable'
+  /** A listener cannot bind its host and port. */
+  | 'listen_failed'
+  /** The stream cannot be confirmed for a reason other than a StreamError (Kinesis refused to create it...). */
+  | 'stream_unconfirmed'
+  /** replay: the progress file belongs to a longer dead-letter file. */
+  | 'replay_progress_mismatch';
+
+/** A part of the command cannot start; what was started is closed again. */
+export class StartupError extends GatewayError<StartupErrorCode> {}
+
+export type StreamErrorCode = 'stream_not_found' | 'stream_deleting' | 'stream_wait_cancelled';
+
+/** The stream is not there to be written, or the wait for it was given up. */
+export class StreamError extends GatewayError<StreamErrorCode> {}
+
+export type FormatErrorCode = 'bad_varint' | 'unsupported_wire_type' | 'missing_field' | 'key_index_out_of_range';
+
+/** Bytes that claim a format (a KPL aggregated record) and break its rules. */
+export class FormatError extends GatewayError<FormatErrorCode> {}

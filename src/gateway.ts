@@ -2,6 +2,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { effectiveRecordTtlMs, type ServeConfig } from './config';
+import { GatewayError, StartupError } from './errors';
 import { parsePartitionKeyRule } from './events/partition-key';
 import { Admission } from './http/admission';
 import { createAdminApp } from './http/admin-app';
@@ -28,8 +29,6 @@ import { waitForActiveStream } from './stream-status';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../../package.json').version;
 
-export class StartupError extends Error {}
-
 const SHUTDOWN_POLL_MS = 20;
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
@@ -42,7 +41,7 @@ export interface RunningGateway {
 
 function listen(app: TemplatedApp, host: string, port: number, what: string): Promise<us_listen_socket> {
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (token) => (token ? resolve(token) : reject(new StartupError(`cannot listen for ${what} on ${host}:${port} (in use or not permitted)`))));
+    app.listen(host, port, (token) => (token ? resolve(token) : reject(new StartupError('listen_failed', `cannot listen for ${what} on ${host}:${port} (in use or not permitted)`))));
   });
 }
 
@@ -74,15 +73,15 @@ function oldestUnconfirmedAgeSeconds(backlog: Backlog, spool: Spool | undefined)
 }
 
 export async function serve(config: ServeConfig, log: Logger): Promise<RunningGateway> {
-  if (!UWS_BUILD.native && !config.allowUwsFallback) throw new StartupError(uwsFallbackProblem());
-  if (config.durability === 'disk' && !config.spoolDir) throw new StartupError('--durability disk needs --spool-dir: the directory the events are synced to before they are acknowledged');
+  if (!UWS_BUILD.native && !config.allowUwsFallback) throw new StartupError('uws_fallback', uwsFallbackProblem());
+  if (config.durability === 'disk' && !config.spoolDir) throw new StartupError('spool_unusable', '--durability disk needs --spool-dir: the directory the events are synced to before they are acknowledged');
 
   // Read the write keys before anything starts, so that a bad file stops nothing half-started.
   let admission: Admission;
   try {
     admission = new Admission({ corsOrigins: config.corsOrigins, writeKeys: config.writeKeys, writeKeysFile: config.writeKeysFile, rateLimitPerIp: config.rateLimitPerIp });
   } catch (err) {
-    throw new StartupError(`cannot read --write-keys-file ${config.writeKeysFile}: ${(err as Error).message}`);
+    throw new StartupError('write_keys_unreadable', `cannot read --write-keys-file ${config.writeKeysFile}: ${(err as Error).message}`, { cause: err });
   }
 
   let localKinesis: LocalKinesis | undefined;
@@ -166,7 +165,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   } catch (err) {
     await shipper.close();
     localKinesis?.stop();
-    throw new StartupError(`cannot open --spool-dir ${config.spoolDir}: ${(err as Error).message}`);
+    throw new StartupError('spool_unusable', `cannot open --spool-dir ${config.spoolDir}: ${(err as Error).message}`, { cause: err });
   }
   const acks = new StreamAcks(config.ackTimeoutMs, metrics.histogram(METRICS.ackWait));
   const intake = new Intake({
@@ -218,7 +217,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
     await spool?.close();
     await shipper.close();
     localKinesis?.stop();
-    throw new StartupError((err as Error).message);
+    throw err instanceof GatewayError ? err : new StartupError('stream_unconfirmed', (err as Error).message, { cause: err });
   } finally {
     setupClient.destroy();
   }

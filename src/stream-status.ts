@@ -2,9 +2,9 @@
 
 import { CreateStreamCommand, DescribeStreamSummaryCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { StreamError } from './errors';
 import type { Logger } from './log';
 
-export class StreamUnavailableError extends Error {}
 
 const POLL_MS = 100;
 const UNREACHABLE_LOG_INTERVAL_MS = 5000;
@@ -21,7 +21,7 @@ export interface StreamCheck {
 
 /**
  * Resolves once the stream is ACTIVE. Waits while Kinesis is unreachable (the gateway stays
- * unready meanwhile) or the stream is being created or updated; throws StreamUnavailableError
+ * unready meanwhile) or the stream is being created or updated; throws a StreamError
  * when the stream does not exist or is being deleted.
  */
 export async function waitForActiveStream(check: StreamCheck): Promise<number> {
@@ -33,15 +33,15 @@ export async function waitForActiveStream(check: StreamCheck): Promise<number> {
       const { StreamDescriptionSummary: summary } = await client.send(new DescribeStreamSummaryCommand({ StreamName: stream }));
       const status = summary?.StreamStatus;
       if (status === 'ACTIVE' || status === 'UPDATING') return summary?.OpenShardCount ?? 0;
-      if (status === 'DELETING') throw new StreamUnavailableError(`stream ${stream} at ${where} is being deleted`);
+      if (status === 'DELETING') throw new StreamError('stream_deleting', `stream ${stream} at ${where} is being deleted`);
     } catch (err) {
       const name = (err as Error).name;
-      if (err instanceof StreamUnavailableError) throw err;
+      if (err instanceof StreamError) throw err;
       if (name === 'ResourceNotFoundException' && check.createShards && !created) {
         await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: check.createShards }));
         created = true;
       } else if (name === 'ResourceNotFoundException' && !check.createShards) {
-        throw new StreamUnavailableError(`stream ${stream} does not exist at ${where}; create it first (for example: aws kinesis create-stream --stream-name ${stream} --shard-count 4)`);
+        throw new StreamError('stream_not_found', `stream ${stream} does not exist at ${where}; create it first (for example: aws kinesis create-stream --stream-name ${stream} --shard-count 4)`);
       } else if (name !== 'ResourceNotFoundException' && Date.now() - lastUnreachableLog > UNREACHABLE_LOG_INTERVAL_MS) {
         log.warn({ error: name, detail: (err as Error).message, stream, where }, 'Kinesis is not reachable yet; staying unready and retrying');
         lastUnreachableLog = Date.now();
@@ -49,5 +49,5 @@ export async function waitForActiveStream(check: StreamCheck): Promise<number> {
     }
     await sleep(POLL_MS);
   }
-  throw new StreamUnavailableError('start-up was cancelled');
+  throw new StreamError('stream_wait_cancelled', 'start-up was cancelled');
 }

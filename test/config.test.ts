@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, DEFAULT_MEMORY_RECORD_TTL_MS, effectiveRecordTtlMs, helpText, parseOptions, SERVE_SCHEMA, TAP_SCHEMA } from '../src/config';
+import { DEFAULT_MEMORY_RECORD_TTL_MS, effectiveRecordTtlMs, helpText, parseOptions, SERVE_SCHEMA, TAP_SCHEMA } from '../src/config';
+import { ConfigError } from '../src/errors';
 
 function problems(argv: string[], env: Record<string, string> = {}): readonly string[] {
   try {

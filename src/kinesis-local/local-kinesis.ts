@@ -5,6 +5,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { StartupError } from '../errors';
 import type { Logger } from '../log';
 import type { ChildMessage } from './kinesalite-process';
 
@@ -33,9 +34,9 @@ function forkChild(port: number, host: string): { child: ChildProcess; listening
   const listening = new Promise<number>((resolve, reject) => {
     child.once('message', (message: ChildMessage) => {
       if (message.port !== undefined) resolve(message.port);
-      else reject(new Error(`the local Kinesis did not start: ${message.error}`));
+      else reject(new StartupError('local_kinesis_failed', `the local Kinesis did not start: ${message.error}`));
     });
-    child.once('exit', (code, signal) => reject(new Error(`the local Kinesis exited with ${signal ?? `code ${code}`} before listening`)));
+    child.once('exit', (code, signal) => reject(new StartupError('local_kinesis_failed', `the local Kinesis exited with ${signal ?? `code ${code}`} before listening`)));
   });
   return { child, listening };
 }

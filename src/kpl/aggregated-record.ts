@@ -18,6 +18,7 @@
 // intermediate object tree and no copy beyond the user records' bytes.
 
 import { createHash } from 'node:crypto';
+import { FormatError } from '../errors';
 
 export const MAGIC = Buffer.from([0xf3, 0x89, 0x9a, 0xc2]);
 export const DIGEST_BYTES = 16;
@@ -111,7 +112,8 @@ export function encodeAggregate(records: readonly UserRecord[]): Buffer {
   return out;
 }
 
-export class AggregateFormatError extends Error {}
+/** The name this module's callers know the FormatError by. */
+export { FormatError as AggregateFormatError };
 
 export function isAggregate(data: Uint8Array): boolean {
   return data.length > AGGREGATE_OVERHEAD && data[0] === MAGIC[0] && data[1] === MAGIC[1] && data[2] === MAGIC[2] && data[3] === MAGIC[3];
@@ -121,7 +123,7 @@ function readVarint(data: Uint8Array, cursor: { at: number }, end: number): numb
   let value = 0;
   let scale = 1;
   for (;;) {
-    if (cursor.at >= end || scale > 2 ** 49) throw new AggregateFormatError('bad varint');
+    if (cursor.at >= end || scale > 2 ** 49) throw new FormatError('bad_varint', 'bad varint');
     const b = data[cursor.at++];
     value += (b & 0x7f) * scale;
     if (b < 0x80) return value;
@@ -139,7 +141,7 @@ function skipField(data: Uint8Array, tag: number, cursor: { at: number }, end: n
   }
   else if (wireType === 1) cursor.at += 8;
   else if (wireType === 5) cursor.at += 4;
-  else throw new AggregateFormatError(`unsupported wire type ${wireType}`);
+  else throw new FormatError('unsupported_wire_type', `unsupported wire type ${wireType}`);
 }
 
 /**
@@ -175,7 +177,7 @@ export function deaggregate(data: Uint8Array, outerPartitionKey: string): UserRe
         } else if (field === TAG_HASH_KEY_INDEX) readVarint(data, cursor, recordEnd);
         else skipField(data, field, cursor, recordEnd);
       }
-      if (keyIndex < 0 || payload === undefined) throw new AggregateFormatError('a record lacks its required fields');
+      if (keyIndex < 0 || payload === undefined) throw new FormatError('missing_field', 'a record lacks its required fields');
       found.push({ keyIndex, payload });
     } else {
       skipField(data, tag, cursor, end);
@@ -183,7 +185,7 @@ export function deaggregate(data: Uint8Array, outerPartitionKey: string): UserRe
   }
   // Fields may come in any order: resolve key indexes once the whole table is known.
   return found.map(({ keyIndex, payload }) => {
-    if (keyIndex >= keys.length) throw new AggregateFormatError(`partition key index ${keyIndex} is outside a table of ${keys.length}`);
+    if (keyIndex >= keys.length) throw new FormatError('key_index_out_of_range', `partition key index ${keyIndex} is outside a table of ${keys.length}`);
     return { partitionKey: keys[keyIndex], data: payload };
   });
 }

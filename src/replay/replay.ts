@@ -11,6 +11,7 @@
 // says so, and running it again sends nothing.
 
 import { appendFile, open, readFile, rename } from 'node:fs/promises';
+import { StartupError } from '../errors';
 import type { Logger } from '../log';
 import { eventIdOf, receivedAtOf } from '../events/envelope';
 import { fieldPartitionKey, parsePartitionKeyRule, type PartitionKeyRule } from '../events/partition-key';
@@ -152,7 +153,7 @@ async function readProgress(options: ReplayOptions, size: number): Promise<Progr
     throw err;
   }
   const saved = JSON.parse(text) as Progress;
-  if (saved.size > size) throw new Error(`${options.progressFile} is the progress of a longer file than ${options.file} (${saved.size} > ${size} bytes): was the file replaced? Remove the progress file to replay it from the start`);
+  if (saved.size > size) throw new StartupError('replay_progress_mismatch', `${options.progressFile} is the progress of a longer file than ${options.file} (${saved.size} > ${size} bytes): was the file replaced? Remove the progress file to replay it from the start`);
   // A file that grew since (more dead letters appended) is replayed on from where the last run stopped.
   return { ...saved, size, done: saved.done && saved.size === size };
 }
