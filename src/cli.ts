@@ -73,7 +73,6 @@ async function runLocalKinesis(args: string[]): Promise<void> {
 
 async function runTap(args: string[]): Promise<void> {
   const config = parseOptions(TAP_SCHEMA, args, process.env);
-  if (!config.endpoint && !config.region) fail('tap needs --endpoint or --region (or AWS_ENDPOINT_URL_KINESIS / AWS_REGION)');
   const abort = new AbortController();
   process.on('SIGINT', () => abort.abort());
   process.on('SIGTERM', () => abort.abort());
@@ -84,7 +83,6 @@ async function runReplay(args: string[]): Promise<void> {
   const [file, ...rest] = args;
   if (!file || file.startsWith('--')) fail('replay needs the dead-letter file first: kinesis-gateway replay FILE [options]');
   const config = parseOptions(REPLAY_SCHEMA, rest, process.env);
-  if (!config.endpoint && !config.region) fail('replay needs --endpoint or --region (or AWS_ENDPOINT_URL_KINESIS / AWS_REGION)');
   const log = createLogger(config.logLevel);
   const abort = new AbortController();
   const stop = () => {

@@ -1,5 +1,6 @@
 // One typed schema per command: defaults, flag and environment names, validation, help text.
-// Every problem is collected so that a bad start lists them all at once.
+// Every problem is collected so that a bad start lists them all at once, those of rules across
+// options too: no command checks its options on its own.
 
 import { ConfigError } from './errors';
 
@@ -24,12 +25,36 @@ type Value<S extends OptionSpec> = S['kind'] extends 'integer' | 'bytes'
     : number
   : S['kind'] extends 'boolean'
     ? boolean
-    : S['default'] extends undefined
-      ? string | undefined
-      : string;
+    : S['kind'] extends 'enum'
+      ? NonNullable<S['choices']>[number]
+      : S['default'] extends undefined
+        ? string | undefined
+        : string;
 
-type Schema = Readonly<Record<string, OptionSpec>>;
-export type OptionsOf<S extends Schema> = { readonly [K in keyof S]: Value<S[K]> };
+type Options = Readonly<Record<string, OptionSpec>>;
+type ValuesOf<O extends Options> = { readonly [K in keyof O]: Value<O[K]> };
+
+/** A rule across options: the problem it finds in parsed values, if any. */
+interface Rule<V> {
+  /** The options it reads: it is checked only when each of them parsed. */
+  readonly reads: readonly (keyof V & string)[];
+  readonly problem: (values: V) => string | undefined;
+}
+
+// A symbol key, so that iterating a schema (help, docs, tests) still meets options only.
+const RULES = Symbol('rules');
+type Schema = Options & { readonly [RULES]?: readonly Rule<never>[] };
+export type OptionsOf<S extends Schema> = ValuesOf<Omit<S, typeof RULES>>;
+
+/** A command's options with the rules that tie them together: parseOptions checks both. */
+function commandSchema<const O extends Options>(options: O, rules: readonly Rule<ValuesOf<O>>[]): O & { readonly [RULES]: readonly Rule<ValuesOf<O>>[] } {
+  return Object.defineProperty({ ...options }, RULES, { value: rules, enumerable: false }) as O & { readonly [RULES]: readonly Rule<ValuesOf<O>>[] };
+}
+
+const needsKinesisTarget = (command: string): Rule<{ endpoint: string | undefined; region: string | undefined }> => ({
+  reads: ['endpoint', 'region'],
+  problem: ({ endpoint, region }) => (endpoint || region ? undefined : `${command} needs --endpoint or --region (or AWS_ENDPOINT_URL_KINESIS / AWS_REGION)`),
+});
 
 const MiB = 1024 * 1024;
 /** The largest --max-header-bytes and --max-url-bytes: together they stay below the head limit uWS is given (http/uws.ts). */
@@ -56,7 +81,7 @@ const logLevel = option({
   choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level (JSON lines on stdout)',
 });
 
-export const SERVE_SCHEMA = {
+export const SERVE_SCHEMA = commandSchema({
   port: option({ flag: 'port', kind: 'integer', default: 8080, min: 0, max: 65535, help: 'public HTTP port (0 picks a free one)' }),
   host: option({ flag: 'host', kind: 'string', default: '0.0.0.0', help: 'public HTTP listen address' }),
   adminPort: option({ flag: 'admin-port', kind: 'integer', default: 9464, min: 0, max: 65535, help: 'admin port serving /metrics, /healthz and /readyz (0 picks a free one)' }),
@@ -108,23 +133,30 @@ export const SERVE_SCHEMA = {
   localKinesisShards: option({ flag: 'local-kinesis-shards', kind: 'integer', default: 4, min: 1, max: 100, help: 'shards of the stream the embedded local Kinesis creates' }),
   allowUwsFallback: option({ flag: 'allow-uws-fallback', kind: 'boolean', default: false, help: 'start even when the native uWebSockets.js binary cannot load (the pure-Node fallback is many times slower)' }),
   logLevel,
-} as const;
+}, [
+  {
+    reads: ['durability', 'spoolDir'],
+    problem: ({ durability, spoolDir }) => (durability === 'disk' && !spoolDir
+      ? '--durability disk needs --spool-dir: the directory the events are synced to before they are acknowledged'
+      : undefined),
+  },
+]);
 
-export const TAP_SCHEMA = {
+export const TAP_SCHEMA = commandSchema({
   endpoint: { ...kinesisEndpoint, flag: 'endpoint', help: 'Kinesis endpoint URL (default: the AWS endpoint of the region)' },
   region,
   stream,
   from: option({ flag: 'from', kind: 'enum', default: 'trim-horizon', choices: ['trim-horizon', 'latest'], help: 'where to start reading every shard' }),
   idleExit: option({ flag: 'idle-exit', kind: 'integer', default: 0, min: 0, max: 86_400, help: 'exit after this many seconds with no new records (0: never)' }),
-} as const;
+}, [needsKinesisTarget('tap')]);
 
-export const LOCAL_KINESIS_SCHEMA = {
+export const LOCAL_KINESIS_SCHEMA = commandSchema({
   port: option({ flag: 'port', kind: 'integer', default: 4567, min: 0, max: 65535, help: 'port to listen on (0 picks a free one)' }),
   stream,
   shards: option({ flag: 'shards', kind: 'integer', default: 4, min: 1, max: 100, help: 'shards of the stream to create' }),
-} as const;
+}, []);
 
-export const REPLAY_SCHEMA = {
+export const REPLAY_SCHEMA = commandSchema({
   endpoint: { ...kinesisEndpoint, flag: 'endpoint', help: 'Kinesis endpoint URL (default: the AWS endpoint of the region)' },
   region,
   stream,
@@ -139,7 +171,7 @@ export const REPLAY_SCHEMA = {
   progressFile: option({ flag: 'progress-file', kind: 'string', default: undefined, help: 'where the replay records how far it got, to resume after an interruption (default: FILE.progress)' }),
   refusedFile: option({ flag: 'refused-file', kind: 'string', default: undefined, help: 'where lines Kinesis refuses for good, or that are not envelopes, go (default: FILE.refused.ndjson)' }),
   logLevel,
-} as const;
+}, [needsKinesisTarget('replay')]);
 
 export type ServeConfig = OptionsOf<typeof SERVE_SCHEMA>;
 export type ReplayConfig = OptionsOf<typeof REPLAY_SCHEMA>;
@@ -253,6 +285,11 @@ export function parseOptions<S extends Schema>(schema: S, argv: readonly string[
     const { value, problem } = convert(spec, raw, source);
     if (problem) problems.push(problem);
     else result[key] = value;
+  }
+  const parsed = (key: string) => key in result;
+  for (const rule of schema[RULES] ?? []) {
+    const problem = rule.reads.every(parsed) ? rule.problem(result as never) : undefined;
+    if (problem) problems.push(problem);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(result) as OptionsOf<S>;

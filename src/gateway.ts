@@ -74,7 +74,6 @@ function oldestUnconfirmedAgeSeconds(backlog: Backlog, spool: Spool | undefined)
 
 export async function serve(config: ServeConfig, log: Logger): Promise<RunningGateway> {
   if (!UWS_BUILD.native && !config.allowUwsFallback) throw new StartupError('uws_fallback', uwsFallbackProblem());
-  if (config.durability === 'disk' && !config.spoolDir) throw new StartupError('spool_unusable', '--durability disk needs --spool-dir: the directory the events are synced to before they are acknowledged');
 
   // Read the write keys before anything starts, so that a bad file stops nothing half-started.
   let admission: Admission;
@@ -169,7 +168,7 @@ export async function serve(config: ServeConfig, log: Logger): Promise<RunningGa
   }
   const acks = new StreamAcks(config.ackTimeoutMs, metrics.histogram(METRICS.ackWait));
   const intake = new Intake({
-    ring: writer, spool, durability: config.durability as 'memory' | 'disk', acks, backlog, keyRule: parsePartitionKeyRule(config.partitionKey),
+    ring: writer, spool, durability: config.durability, acks, backlog, keyRule: parsePartitionKeyRule(config.partitionKey),
     counters: intakeCounters(metrics),
   });
   const registry = createRegistry(metrics, {

@@ -1,17 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_MEMORY_RECORD_TTL_MS, effectiveRecordTtlMs, helpText, parseOptions, SERVE_SCHEMA, TAP_SCHEMA } from '../src/config';
+import {
+  DEFAULT_MEMORY_RECORD_TTL_MS, effectiveRecordTtlMs, helpText, parseOptions, REPLAY_SCHEMA, SERVE_SCHEMA, TAP_SCHEMA,
+  type ReplayConfig, type ServeConfig, type TapConfig,
+} from '../src/config';
 import { ConfigError } from '../src/errors';
 
-function problems(argv: string[], env: Record<string, string> = {}): readonly string[] {
+type AnySchema = typeof SERVE_SCHEMA | typeof TAP_SCHEMA | typeof REPLAY_SCHEMA;
+
+function problems(argv: string[], env: Record<string, string> = {}, schema: AnySchema = SERVE_SCHEMA): readonly string[] {
   try {
-    parseOptions(SERVE_SCHEMA, argv, env);
+    parseOptions(schema, argv, env);
   } catch (err) {
     assert.ok(err instanceof ConfigError);
     return err.problems;
   }
   assert.fail('expected a ConfigError');
 }
+
+/** True only when A and B are the same type: a check the compiler makes. */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 describe('serve configuration', () => {
   it('has the documented defaults', () => {
@@ -180,5 +188,68 @@ describe('serve configuration: values at their edges', () => {
     assert.equal(effectiveRecordTtlMs({ recordTtlMs: undefined, spoolDir: undefined }), DEFAULT_MEMORY_RECORD_TTL_MS);
     assert.equal(effectiveRecordTtlMs({ recordTtlMs: undefined, spoolDir: '/var/spool' }), Number.POSITIVE_INFINITY);
     assert.equal(effectiveRecordTtlMs({ recordTtlMs: 5000, spoolDir: '/var/spool' }), 5000);
+  });
+});
+
+describe('rules across options', () => {
+  const DISK_NEEDS_DIR = '--durability disk needs --spool-dir: the directory the events are synced to before they are acknowledged';
+
+  it('refuses --durability disk without --spool-dir, from flags or variables', () => {
+    assert.deepEqual(problems(['--durability', 'disk']), [DISK_NEEDS_DIR]);
+    assert.deepEqual(problems([], { GATEWAY_DURABILITY: 'disk' }), [DISK_NEEDS_DIR]);
+    assert.equal(parseOptions(SERVE_SCHEMA, ['--durability', 'disk', '--spool-dir', '/var/spool'], {}).durability, 'disk');
+    assert.equal(parseOptions(SERVE_SCHEMA, [], { GATEWAY_DURABILITY: 'disk', GATEWAY_SPOOL_DIR: '/var/spool' }).spoolDir, '/var/spool');
+    assert.equal(parseOptions(SERVE_SCHEMA, ['--spool-dir', '/var/spool'], {}).durability, 'memory', 'a spool without disk durability is overflow only');
+  });
+
+  it('lists a broken rule with the other problems, and checks a rule only when its options parsed', () => {
+    assert.deepEqual(problems(['--durability', 'disk', '--port', 'x']), ['--port: expected a whole number, got "x"', DISK_NEEDS_DIR]);
+    assert.deepEqual(problems(['--durability', 'disc']), ['--durability: expected one of memory, disk, got "disc"']);
+    assert.deepEqual(problems(['--durability', 'disk', '--spool-dir=']), ['--spool-dir: must not be empty, got ""']);
+  });
+
+  it('says the ConfigError\'s code and every problem in its message', () => {
+    try {
+      parseOptions(SERVE_SCHEMA, ['--durability', 'disk'], {});
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.code, 'invalid_config');
+      assert.equal(err.message, `invalid configuration:\n  - ${DISK_NEEDS_DIR}`);
+    }
+  });
+
+  for (const [command, schema] of [['tap', TAP_SCHEMA], ['replay', REPLAY_SCHEMA]] as const) {
+    it(`refuses ${command} without --endpoint or --region, and takes either, from flags or variables`, () => {
+      assert.deepEqual(problems([], {}, schema), [`${command} needs --endpoint or --region (or AWS_ENDPOINT_URL_KINESIS / AWS_REGION)`]);
+      assert.equal(parseOptions(schema, ['--endpoint', 'http://127.0.0.1:4567'], {}).endpoint, 'http://127.0.0.1:4567');
+      assert.equal(parseOptions(schema, ['--region', 'eu-west-1'], {}).region, 'eu-west-1');
+      assert.equal(parseOptions(schema, [], { AWS_ENDPOINT_URL_KINESIS: 'http://127.0.0.1:4567' }).endpoint, 'http://127.0.0.1:4567');
+      assert.equal(parseOptions(schema, [], { AWS_REGION: 'eu-west-1' }).region, 'eu-west-1');
+      const badEndpoint = problems(['--endpoint', 'ftp://x'], {}, schema);
+      assert.deepEqual(badEndpoint, ['--endpoint: expected an http:// or https:// URL, got "ftp://x"'], 'a bad endpoint is one problem, not two');
+    });
+  }
+
+  it('keeps the rules out of the option list that help and docs walk', () => {
+    for (const schema of [SERVE_SCHEMA, TAP_SCHEMA, REPLAY_SCHEMA]) {
+      for (const [key, spec] of Object.entries(schema)) assert.equal(typeof spec.flag, 'string', key);
+    }
+    assert.equal(Object.keys(SERVE_SCHEMA).length, helpText('serve', SERVE_SCHEMA).split('\n  --').length - 1);
+  });
+});
+
+describe('option types', () => {
+  it('types each enum option as the union of its choices', () => {
+    const checks: true[] = [
+      true satisfies Same<ServeConfig['durability'], 'memory' | 'disk'>,
+      true satisfies Same<ServeConfig['aggregation'], 'on' | 'off'>,
+      true satisfies Same<ServeConfig['logLevel'], 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'>,
+      true satisfies Same<TapConfig['from'], 'trim-horizon' | 'latest'>,
+      true satisfies Same<ReplayConfig['aggregation'], 'on' | 'off'>,
+    ];
+    assert.equal(checks.length, 5);
+    const config = parseOptions(SERVE_SCHEMA, ['--aggregation', 'off', '--log-level', 'warn'], {});
+    assert.deepEqual([config.aggregation, config.logLevel, config.durability], ['off', 'warn', 'memory']);
   });
 });

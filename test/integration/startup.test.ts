@@ -40,7 +40,7 @@ describe('start-up', () => {
 
   it('refuses --durability disk without a spool directory, and a spool directory it cannot make', async () => {
     const noDir = runCli(['serve', '--port', '0', '--admin-port', '0', '--durability', 'disk']);
-    assert.equal((await noDir.exited).code, 1);
+    assert.equal((await noDir.exited).code, 2, 'a bad option, like the others');
     assert.match(noDir.stderr.join('\n'), /--durability disk needs --spool-dir/);
     const badDir = runCli(['serve', '--port', '0', '--admin-port', '0', '--local-kinesis-port', '0', '--spool-dir', '/dev/null/spool']);
     assert.equal((await badDir.exited).code, 1);
