@@ -5,8 +5,8 @@
 // - field: every event has its own key; ours also hashes each with MD5 to predict its shard.
 
 import { randomUUID } from 'node:crypto';
-import { buildRecords, type PendingEvent } from '../src/shipper/aggregator';
-import { ShardMap } from '../src/shipper/shard-map';
+import { buildRecords, type PendingEvent } from '../src/shipper/worker-thread/aggregator';
+import { ShardMap } from '../src/shipper/worker-thread/shard-map';
 
 const MAX_BYTES = 50 * 1024;
 

@@ -14,7 +14,7 @@ import type { Logger } from './log';
 import { METRICS } from './metrics/metric-definitions';
 import type { SharedMetrics } from './metrics/shared-metrics';
 import type { RingWriter } from './ring/ring-writer';
-import type { Shipper } from './shipper/shipper';
+import type { Shipper } from './shipper/main-thread/shipper';
 import type { Spool } from './spool/spool';
 
 const SHUTDOWN_POLL_MS = 20;

@@ -16,10 +16,11 @@ import type { Logger } from '../log';
 import { eventIdOf, receivedAtOf } from '../events/envelope';
 import { fieldPartitionKey, parsePartitionKeyRule, type PartitionKeyRule } from '../events/partition-key';
 import { createKinesisClient, type KinesisTarget } from '../kinesis-client';
-import type { PendingEvent } from '../shipper/aggregator';
-import { deliver, MAX_RECORD_BYTES, type DeliveryTarget, type ShipperCounters } from '../shipper/put-records';
-import { ShardMapCache } from '../shipper/shard-map-cache';
-import { ShardPacer } from '../shipper/shard-pacer';
+import { MAX_RECORD_BYTES } from '../shipper/shared/put-records-limits';
+import type { PendingEvent } from '../shipper/worker-thread/aggregator';
+import { deliver, type DeliveryTarget, type ShipperCounters } from '../shipper/worker-thread/put-records';
+import { ShardMapCache } from '../shipper/worker-thread/shard-map-cache';
+import { ShardPacer } from '../shipper/worker-thread/shard-pacer';
 
 export interface ReplayOptions {
   readonly file: string;

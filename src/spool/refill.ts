@@ -10,7 +10,7 @@ import type { CounterHandle } from '../metrics/shared-metrics';
 import type { RecordOwners } from '../ring/record-owners';
 import { dataOffset, KEY_LENGTH_OFFSET, RECORD_HEADER_BYTES, RECORD_LENGTH_OFFSET } from '../ring/ring-layout';
 import type { RingWriter } from '../ring/ring-writer';
-import { appendDeadLetters } from '../shipper/dead-letter';
+import { appendDeadLetters } from '../shipper/shared/dead-letter';
 import type { Segment, SpoolFiles } from './segment';
 import type { SegmentList } from './segment-list';
 import { checkEntry, ENTRY_HEADER_BYTES, MAX_RECORD_BYTES, nextMarker } from './spool-format';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createKinesisClient } from '../../src/kinesis-client';
-import { hashKeyOf } from '../../src/shipper/shard-map';
+import { hashKeyOf } from '../../src/shipper/worker-thread/shard-map';
 import { startFaultProxy } from '../support/fault-proxy';
 import { referenceDeaggregate } from '../support/kinesis-agg';
 import { metricValue, sendEvents, waitUntilShipped } from '../support/load';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildRecords, type PendingEvent } from '../../src/shipper/aggregator';
-import { hashKeyOf, ShardMap } from '../../src/shipper/shard-map';
+import { buildRecords, type PendingEvent } from '../../src/shipper/worker-thread/aggregator';
+import { hashKeyOf, ShardMap } from '../../src/shipper/worker-thread/shard-map';
 import { referenceDeaggregate } from '../support/kinesis-agg';
 
 const MAX_HASH = 2n ** 128n - 1n;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createKinesisClient } from '../../src/kinesis-client';
-import { encodePutRecordsBody, putRecordsCommand, type BodyRecord } from '../../src/shipper/put-records-body';
+import { encodePutRecordsBody, putRecordsCommand, type BodyRecord } from '../../src/shipper/worker-thread/put-records-body';
 import { startLocalKinesis, type LocalKinesisProcess } from '../support/processes';
 import { readShards } from '../support/read-stream';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RingRecord } from '../../src/ring/ring-reader';
-import { backoffMs, splitIntoRequests } from '../../src/shipper/put-records';
+import { backoffMs, splitIntoRequests } from '../../src/shipper/worker-thread/put-records';
 
 // The limits of Kinesis PutRecords, written out here: a test that took them from the source would
 // follow a wrong constant there.

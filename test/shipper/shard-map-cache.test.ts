@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { createKinesisClient } from '../../src/kinesis-client';
-import { ShardMapCache } from '../../src/shipper/shard-map-cache';
+import { ShardMapCache } from '../../src/shipper/worker-thread/shard-map-cache';
 import { startLocalKinesis, type LocalKinesisProcess } from '../support/processes';
 
 let kinesis: LocalKinesisProcess;

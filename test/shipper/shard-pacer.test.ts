@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ShardPacer } from '../../src/shipper/shard-pacer';
+import { ShardPacer } from '../../src/shipper/worker-thread/shard-pacer';
 
 // The clock is injected: these check the arithmetic of pacing, not the machine's speed.
 function pacerAt(share = 1) {

@@ -1,3 +1,5 @@
+// Runs in a shipper worker thread (and on the main thread of `replay`, which ships without a pool).
+//
 // Which shard a partition key lands on: Kinesis hashes the key with MD5, reads the digest as a
 // big-endian 128-bit integer, and picks the open shard whose hash-key range holds it. Each shard
 // also gets a spread key that lands on it, for events whose key does not matter.

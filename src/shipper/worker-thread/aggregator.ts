@@ -1,10 +1,12 @@
+// Runs in a shipper worker thread (and on the main thread of `replay`, which ships without a pool).
+//
 // Turns user events into Kinesis records: grouped by the shard their partition key hashes to, and
 // packed into KPL aggregates of at most `maxBytes`. Every user record of an aggregate lies inside the
 // hash-key range of the shard it is sent to (a KCL consumer drops the whole aggregate otherwise),
 // and the aggregate carries an ExplicitHashKey that lands on that shard. An event alone goes raw.
 
-import { AGGREGATE_OVERHEAD, encodeAggregate, keyEntryBytes, recordEntryBytes } from '../kpl/aggregated-record';
-import { eventIdOf } from '../events/envelope';
+import { eventIdOf } from '../../events/envelope';
+import { AGGREGATE_OVERHEAD, encodeAggregate, keyEntryBytes, recordEntryBytes } from '../../kpl/aggregated-record';
 import { hashKeyOf, type ShardMap } from './shard-map';
 
 export interface PendingEvent {

@@ -1,3 +1,5 @@
+// Runs in a shipper worker thread (and on the main thread of `replay`, which ships without a pool).
+//
 // The JSON body of one PutRecords call, written straight into one Buffer of its exact size.
 //
 // The SDK's serializer writes the body into a buffer that starts at 2 KiB and doubles as it fills:

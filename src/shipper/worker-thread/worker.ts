@@ -1,36 +1,22 @@
+// Runs in a shipper worker thread: the module piscina starts each thread with.
+//
 // A piscina worker: ships the records of one ring batch per task. The batch's bytes are read from
 // shared memory; the task carries only the region.
 
 import { workerData } from 'piscina';
-import { receivedAtOf } from '../events/envelope';
-import { createKinesisClient, type KinesisTarget } from '../kinesis-client';
-import { createLogger } from '../log';
-import { METRICS, RECORD_ERROR_CODES, SHARD_LABELS, SHARD_SLOTS } from '../metrics/metric-definitions';
-import { SharedMetrics } from '../metrics/shared-metrics';
-import { RingViews } from '../ring/ring-layout';
-import { readBatch } from '../ring/ring-reader';
-import type { BatchDescriptor } from '../ring/ring-writer';
+import { receivedAtOf } from '../../events/envelope';
+import { createKinesisClient } from '../../kinesis-client';
+import { createLogger } from '../../log';
+import { METRICS, RECORD_ERROR_CODES, SHARD_LABELS, SHARD_SLOTS } from '../../metrics/metric-definitions';
+import { SharedMetrics } from '../../metrics/shared-metrics';
+import { RingViews } from '../../ring/ring-layout';
+import { readBatch } from '../../ring/ring-reader';
+import { appendDeadLetters } from '../shared/dead-letter';
+import type { ShipperWorkerData, ShipTask } from '../shared/worker-protocol';
 import type { PendingEvent } from './aggregator';
-import { appendDeadLetters } from './dead-letter';
 import { deliver, type DeliveryTarget, type ShipperCounters } from './put-records';
 import { ShardMapCache } from './shard-map-cache';
 import { ShardPacer } from './shard-pacer';
-
-export interface ShipperWorkerData {
-  readonly ring: SharedArrayBuffer;
-  readonly metrics: SharedArrayBuffer;
-  readonly kinesis: KinesisTarget;
-  readonly stream: string;
-  readonly logLevel: string;
-  readonly workers: number;
-  /** 0 turns aggregation off. */
-  readonly aggregationMaxBytes: number;
-  readonly rateLimitPercent: number;
-  /** Infinity: no TTL (with a spool, by default). */
-  readonly recordTtlMs: number;
-  readonly deadLetterFile: string;
-  readonly ordered: boolean;
-}
 
 const data = workerData as ShipperWorkerData;
 const ring = new RingViews(data.ring);
@@ -129,8 +115,6 @@ const target: DeliveryTarget = {
 /** Test hook: every Nth task ships half its batch, then the thread exits, as if it crashed mid-batch. */
 const CRASH_EVERY_TASKS = Number(process.env.GATEWAY_TEST_CRASH_WORKER_EVERY ?? 0);
 let tasksTaken = 0;
-
-export type ShipTask = Pick<BatchDescriptor, 'start' | 'end' | 'count'>;
 
 /** Ships one batch; resolves with the positions (within the batch) of the events dead-lettered instead. */
 export default async function shipBatch(batch: ShipTask): Promise<number[]> {

@@ -1,3 +1,5 @@
+// Runs in a shipper worker thread (and on the main thread of `replay`, which ships without a pool).
+//
 // Delivers events with PutRecords until each is confirmed or given up to the dead-letter file:
 // - within the API's limits (≤ 500 records, ≤ 5 MiB per call, ≤ 1 MiB per record);
 // - paced per shard;
@@ -11,15 +13,11 @@
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MAX_BYTES_PER_REQUEST, MAX_RECORD_BYTES, MAX_RECORDS_PER_REQUEST } from '../shared/put-records-limits';
 import { buildRecords, type OutboundRecord, type PendingEvent } from './aggregator';
+import { encodePutRecordsBody, putRecordsCommand } from './put-records-body';
 import type { ShardMap } from './shard-map';
 import type { ShardPacer } from './shard-pacer';
-import { encodePutRecordsBody, putRecordsCommand } from './put-records-body';
-
-export const MAX_RECORDS_PER_REQUEST = 500;
-export const MAX_BYTES_PER_REQUEST = 5 * 1024 * 1024;
-/** Data plus partition key of one record. */
-export const MAX_RECORD_BYTES = 1024 * 1024;
 
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_CAP_MS = 5000;

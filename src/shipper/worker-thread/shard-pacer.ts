@@ -1,3 +1,5 @@
+// Runs in a shipper worker thread (and on the main thread of `replay`, which ships without a pool).
+//
 // Paces PutRecords per shard within the shard's write limits (1,000 records/s and 1 MiB/s), so the
 // shipper rarely sees ProvisionedThroughputExceededException. Reservation-style token buckets: a
 // reservation may go into debt and says how long to wait before sending. A throttle reported for a

@@ -1,3 +1,5 @@
+// Runs on the main thread: the owner of the worker pool.
+//
 // Main-thread side of shipping: hands published ring batches to the worker pool, releases their
 // ring space once Kinesis confirmed them, and hands them to another worker if their worker failed.
 //
@@ -8,14 +10,14 @@
 
 import path from 'node:path';
 import { Piscina } from 'piscina';
-import type { Logger } from '../log';
-import { METRICS } from '../metrics/metric-definitions';
-import { SharedMetrics, type CounterHandle } from '../metrics/shared-metrics';
-import { RingViews } from '../ring/ring-layout';
-import { readBatch } from '../ring/ring-reader';
-import type { BatchDescriptor } from '../ring/ring-writer';
-import { appendDeadLetters } from './dead-letter';
-import type { ShipperWorkerData, ShipTask } from './worker';
+import type { Logger } from '../../log';
+import { METRICS } from '../../metrics/metric-definitions';
+import { SharedMetrics, type CounterHandle } from '../../metrics/shared-metrics';
+import { RingViews } from '../../ring/ring-layout';
+import { readBatch } from '../../ring/ring-reader';
+import type { BatchDescriptor } from '../../ring/ring-writer';
+import { appendDeadLetters } from '../shared/dead-letter';
+import type { ShipperWorkerData, ShipTask } from '../shared/worker-protocol';
 
 export interface ShipperOptions {
   readonly workers: number;
@@ -81,7 +83,7 @@ export class Shipper {
     this.ring = new RingViews(options.workerData.ring);
     this.givenUp = new SharedMetrics(options.workerData.metrics).counter(METRICS.deadLettered, 'refused');
     this.pool = new Piscina({
-      filename: path.join(__dirname, 'worker.js'),
+      filename: path.join(__dirname, '..', 'worker-thread', 'worker.js'),
       minThreads: options.workers,
       maxThreads: options.workers,
       concurrentTasksPerWorker: options.batchesPerWorker,

@@ -1,11 +1,13 @@
+// Runs in a shipper worker thread (and on the main thread of `replay`, which ships without a pool).
+//
 // One worker's view of the stream's shards: read with ListShards when first needed and again after
 // a record lands on an unexpected shard, at most once a second. When it cannot be read, records go
 // unaggregated (safe on any shard) and the failure is counted and logged.
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
-import type { Logger } from '../log';
-import { fetchShardMap, type ShardMap } from './shard-map';
+import type { Logger } from '../../log';
 import type { ShardMapSource } from './put-records';
+import { fetchShardMap, type ShardMap } from './shard-map';
 
 const MIN_REFRESH_INTERVAL_MS = 1000;
 
