@@ -18,7 +18,7 @@ import { fieldPartitionKey, parsePartitionKeyRule, type PartitionKeyRule } from 
 import { createKinesisClient, type KinesisTarget } from '../kinesis-client';
 import { MAX_RECORD_BYTES } from '../shipper/shared/put-records-limits';
 import type { PendingEvent } from '../shipper/worker-thread/aggregator';
-import { deliver, type DeliveryTarget, type ShipperCounters } from '../shipper/worker-thread/put-records';
+import { deliver, type DeliveryTarget, type GivenUp, type ShipperCounters } from '../shipper/worker-thread/put-records';
 import { ShardMapCache } from '../shipper/worker-thread/shard-map-cache';
 import { ShardPacer } from '../shipper/worker-thread/shard-pacer';
 
@@ -231,11 +231,13 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     shipped: (record) => (counts.confirmed += record.events.length),
     throttled: () => undefined,
     shardMismatch: () => undefined,
-    deadLettered: (events, reason) => {
+  };
+  const keepRefused = (givenUp: readonly GivenUp[]) => {
+    for (const { events, reason } of givenUp) {
       counts.refused += events.length;
       refusedLines.push(...events.map((e) => e.data));
       log.warn({ events: events.length, reason, file: options.refusedFile }, 'Kinesis refused events for good: written to the refused file');
-    },
+    }
   };
   const target: DeliveryTarget = {
     client, stream: options.stream, counters,
@@ -284,7 +286,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
         refusedLines.push(...chunk.unusable);
         log.warn({ lines: chunk.unusable.length, file: options.refusedFile }, 'lines that are not envelopes (or too large for a record) written to the refused file');
       }
-      const task: Promise<void> = deliver(chunk.events, target).then(async () => {
+      const task: Promise<void> = deliver(chunk.events, target).then(async (givenUp) => {
+        keepRefused(givenUp);
         chunk.done = true;
         await advance();
       }).finally(() => running.delete(task));

@@ -1,13 +1,13 @@
 // Runs in a shipper worker thread (and on the main thread of `replay`, which ships without a pool).
 //
-// Delivers events with PutRecords until each is confirmed or given up to the dead-letter file:
+// Delivers events with PutRecords until each is confirmed or given up (the caller keeps those):
 // - within the API's limits (≤ 500 records, ≤ 5 MiB per call, ≤ 1 MiB per record);
 // - paced per shard;
 // - resending exactly the failed entries (matched by position) and whole failed calls, with
 //   exponential backoff and full jitter; validation errors are not retried;
 // - an aggregate that lands on another shard than predicted (the stream was resharded) is
 //   regrouped on a fresh shard map and resent: a duplicate is better than a loss;
-// - an event older than the record TTL goes to the dead-letter file, counted. With a spool there is
+// - an event older than the record TTL is given up as expired. With a spool there is
 //   no TTL unless the operator sets one (Infinity): retryable failures are retried until Kinesis
 //   answers, while the ring they hold is bounded and new events wait in the spool behind them.
 
@@ -35,7 +35,12 @@ export interface ShipperCounters {
   shipped(record: OutboundRecord, nowMs: number): void;
   throttled(shardId: string): void;
   shardMismatch(): void;
-  deadLettered(events: readonly PendingEvent[], reason: string): void;
+}
+
+/** Events given up on, and why: `expired` (older than the TTL) or the error Kinesis refused them with for good. */
+export interface GivenUp {
+  readonly events: readonly PendingEvent[];
+  readonly reason: string;
 }
 
 export interface ShardMapSource {
@@ -53,7 +58,7 @@ export interface DeliveryTarget {
   readonly pacer: ShardPacer;
   /** 0 turns aggregation off. */
   readonly aggregationMaxBytes: number;
-  /** Age past which an event is dead-lettered as `expired`; Infinity: never (retry until confirmed or refused for good). */
+  /** Age past which an event is given up as `expired`; Infinity: never (retry until confirmed or refused for good). */
   readonly recordTtlMs: number;
   /** Keep each shard's records in the order received (one record in flight per shard). */
   readonly ordered?: boolean;
@@ -92,6 +97,7 @@ export function splitIntoRequests<R extends Pick<OutboundRecord, 'data' | 'parti
 interface SendOutcome {
   retry: OutboundRecord[];
   regroup: PendingEvent[];
+  givenUp: GivenUp[];
 }
 
 /** Waits until every shard of the request has capacity for its records. */
@@ -111,7 +117,7 @@ async function pace(request: readonly OutboundRecord[], pacer: ShardPacer): Prom
 
 async function sendOnce(request: OutboundRecord[], target: DeliveryTarget): Promise<SendOutcome> {
   const { counters } = target;
-  const outcome: SendOutcome = { retry: [], regroup: [] };
+  const outcome: SendOutcome = { retry: [], regroup: [], givenUp: [] };
   await pace(request, target.pacer);
   const started = performance.now();
   let answer;
@@ -120,7 +126,7 @@ async function sendOnce(request: OutboundRecord[], target: DeliveryTarget): Prom
   } catch (err) {
     counters.putFailed((performance.now() - started) / 1000, err);
     const name = (err as Error).name;
-    if (FINAL_CALL_ERRORS.has(name)) for (const record of request) counters.deadLettered(record.events, name);
+    if (FINAL_CALL_ERRORS.has(name)) outcome.givenUp = request.map((record) => ({ events: record.events, reason: name }));
     else outcome.retry = request;
     return outcome;
   }
@@ -149,7 +155,7 @@ async function sendOnce(request: OutboundRecord[], target: DeliveryTarget): Prom
       target.pacer.throttled(record.shardId);
     }
     if (RETRYABLE_ENTRY_CODES.has(errorCode)) outcome.retry.push(record);
-    else counters.deadLettered(record.events, errorCode);
+    else outcome.givenUp.push({ events: record.events, reason: errorCode });
   });
   return outcome;
 }
@@ -172,8 +178,9 @@ function queuesByShard(records: readonly OutboundRecord[]): Map<string, Outbound
  * off alone. If a record lands off its predicted shard, everything not yet confirmed is regrouped
  * on a fresh map, still in order.
  */
-async function deliverInOrder(events: readonly PendingEvent[], target: DeliveryTarget): Promise<void> {
+async function deliverInOrder(events: readonly PendingEvent[], target: DeliveryTarget): Promise<GivenUp[]> {
   const now = target.now ?? Date.now;
+  const givenUp: GivenUp[] = [];
   const arrival = new Map(events.map((event, i) => [event, i]));
   let queues = queuesByShard(buildRecords(events, await target.shardMaps.get(), target.aggregationMaxBytes));
   const failures = new Map<string, number>();
@@ -183,7 +190,7 @@ async function deliverInOrder(events: readonly PendingEvent[], target: DeliveryT
     const step: OutboundRecord[] = [];
     let wake = Number.POSITIVE_INFINITY;
     for (const [shard, queue] of queues) {
-      while (queue.length > 0 && queue[0].oldestReceivedAt < cutoff) target.counters.deadLettered(queue.shift()!.events, 'expired');
+      while (queue.length > 0 && queue[0].oldestReceivedAt < cutoff) givenUp.push({ events: queue.shift()!.events, reason: 'expired' });
       if (queue.length === 0) queues.delete(shard);
       else if ((notBefore.get(shard) ?? 0) <= now()) step.push(queue[0]);
       else wake = Math.min(wake, notBefore.get(shard)!);
@@ -193,6 +200,7 @@ async function deliverInOrder(events: readonly PendingEvent[], target: DeliveryT
       continue;
     }
     const outcomes = await Promise.all(splitIntoRequests(step).map((request) => sendOnce(request, target)));
+    for (const outcome of outcomes) givenUp.push(...outcome.givenUp);
     const retry = new Set(outcomes.flatMap((o) => o.retry));
     const regroup = outcomes.some((o) => o.regroup.length > 0);
     for (const record of step) {
@@ -205,7 +213,7 @@ async function deliverInOrder(events: readonly PendingEvent[], target: DeliveryT
       } else {
         failures.delete(shard);
         notBefore.delete(shard);
-        queues.get(shard)?.shift(); // confirmed, dead-lettered, or to be regrouped below
+        queues.get(shard)?.shift(); // confirmed, given up, or to be regrouped below
       }
     }
     if (regroup) {
@@ -217,28 +225,36 @@ async function deliverInOrder(events: readonly PendingEvent[], target: DeliveryT
       notBefore.clear();
     }
   }
+  return givenUp;
 }
 
-/** Resolves once every event is confirmed by Kinesis or written to the dead-letter file. */
-export async function deliver(events: readonly PendingEvent[], target: DeliveryTarget): Promise<void> {
+/**
+ * Resolves once every event is confirmed by Kinesis or given up, with those given up: the caller
+ * writes them where they are kept (the dead-letter file; replay's refused file). The aggregator may
+ * copy event objects but never their `data`: a caller finds a given-up event among its own by that view.
+ */
+export async function deliver(events: readonly PendingEvent[], target: DeliveryTarget): Promise<GivenUp[]> {
   if (target.ordered) return deliverInOrder(events, target);
   const now = target.now ?? Date.now;
+  const givenUp: GivenUp[] = [];
   let pending = buildRecords(events, await target.shardMaps.get(), target.aggregationMaxBytes);
   for (let attempt = 0; pending.length > 0; attempt++) {
     const cutoff = now() - target.recordTtlMs;
     const live: OutboundRecord[] = [];
     for (const record of pending) {
       if (record.oldestReceivedAt >= cutoff) live.push(record);
-      else target.counters.deadLettered(record.events, 'expired');
+      else givenUp.push({ events: record.events, reason: 'expired' });
     }
-    if (live.length === 0) return;
+    if (live.length === 0) break;
     if (attempt > 0) {
       target.counters.retried();
       await sleep(backoffMs(attempt));
     }
     const outcomes = await Promise.all(splitIntoRequests(live).map((request) => sendOnce(request, target)));
     pending = outcomes.flatMap((o) => o.retry);
+    for (const outcome of outcomes) givenUp.push(...outcome.givenUp);
     const regroup = outcomes.flatMap((o) => o.regroup);
     if (regroup.length > 0) pending.push(...buildRecords(regroup, await target.shardMaps.get(), target.aggregationMaxBytes));
   }
+  return givenUp;
 }

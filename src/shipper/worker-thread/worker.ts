@@ -14,7 +14,7 @@ import { readBatch } from '../../ring/ring-reader';
 import { appendDeadLetters } from '../shared/dead-letter';
 import type { ShipperWorkerData, ShipTask } from '../shared/worker-protocol';
 import type { PendingEvent } from './aggregator';
-import { deliver, type DeliveryTarget, type ShipperCounters } from './put-records';
+import { deliver, type DeliveryTarget, type GivenUp, type ShipperCounters } from './put-records';
 import { ShardMapCache } from './shard-map-cache';
 import { ShardPacer } from './shard-pacer';
 
@@ -63,12 +63,6 @@ function shardSlot(shardId: string): number {
   return Number(/(\d+)$/.exec(shardId)?.[1] ?? 0) % SHARD_SLOTS;
 }
 
-/**
- * Events dead-lettered so far, by their bytes: the aggregator hands on copies of the event objects
- * but the same views of the ring. A task reports which of its events are among them.
- */
-const givenUp = new WeakSet<Uint8Array>();
-
 const counters: ShipperCounters = {
   putSucceeded(seconds) {
     m.putOk.inc();
@@ -92,13 +86,22 @@ const counters: ShipperCounters = {
   },
   throttled: (shardId) => m.throttlesBySlot[shardSlot(shardId)].inc(),
   shardMismatch: () => m.mismatches.inc(),
-  deadLettered(events, reason) {
-    for (const event of events) givenUp.add(event.data);
-    appendDeadLetters(data.deadLetterFile, events.map((e) => e.data));
-    (reason === 'expired' ? m.expired : m.refused).inc(events.length);
-    deadLetterWarning.warn({ reason, file: data.deadLetterFile }, 'events given up and written to the dead-letter file', events.length);
-  },
 };
+
+/** Writes the events given up to the dead-letter file, counted; returns their positions among `events`. */
+function deadLetter(events: readonly PendingEvent[], givenUp: readonly GivenUp[]): number[] {
+  if (givenUp.length === 0) return [];
+  // Given-up events carry the data views of `events` (maybe in copied objects): found by that view.
+  const positionOf = new Map(events.map((event, i) => [event.data, i]));
+  const positions: number[] = [];
+  for (const { events: lost, reason } of givenUp) {
+    for (const event of lost) positions.push(positionOf.get(event.data)!);
+    (reason === 'expired' ? m.expired : m.refused).inc(lost.length);
+    deadLetterWarning.warn({ reason, file: data.deadLetterFile }, 'events given up and written to the dead-letter file', lost.length);
+  }
+  appendDeadLetters(data.deadLetterFile, givenUp.flatMap((g) => g.events.map((e) => e.data)));
+  return positions.sort((a, b) => a - b);
+}
 
 const target: DeliveryTarget = {
   client,
@@ -126,8 +129,5 @@ export default async function shipBatch(batch: ShipTask): Promise<number[]> {
     log.warn({ batch }, 'test hook GATEWAY_TEST_CRASH_WORKER_EVERY: this worker exits mid-batch');
     process.exit(1);
   }
-  await deliver(events, target);
-  const deadLettered: number[] = [];
-  events.forEach((event, i) => givenUp.has(event.data) && deadLettered.push(i));
-  return deadLettered;
+  return deadLetter(events, await deliver(events, target));
 }
