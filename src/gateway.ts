@@ -24,7 +24,7 @@ import { SharedMetrics } from './metrics/shared-metrics';
 import { createRingBuffer } from './ring/ring-layout';
 import { RingWriter, type BatchDescriptor, type BatchLimits } from './ring/ring-writer';
 import { MAX_BYTES_PER_REQUEST, MAX_RECORDS_PER_REQUEST } from './shipper/shared/put-records-limits';
-import { Shipper } from './shipper/main-thread/shipper';
+import { Shipper, type ShipperOptions } from './shipper/main-thread/shipper';
 import { shutdown, type GatewayParts } from './shutdown';
 import { Spool, spoolCounters } from './spool/spool';
 import { waitForActiveStream } from './stream-status';
@@ -198,7 +198,7 @@ async function confirmStream(config: ServeConfig, log: Logger, kinesis: KinesisS
   }
 }
 
-async function start(config: ServeConfig, log: Logger, lifecycle: Lifecycle): Promise<StartedGateway> {
+async function start(config: ServeConfig, log: Logger, lifecycle: Lifecycle, injected: InjectedParts): Promise<StartedGateway> {
   if (!UWS_BUILD.native && !config.allowUwsFallback) throw new StartupError('uws_fallback', uwsFallbackProblem());
   // Read the write keys before anything starts, so that a bad file stops nothing half-started.
   const admission = readAdmission(config);
@@ -213,6 +213,7 @@ async function start(config: ServeConfig, log: Logger, lifecycle: Lifecycle): Pr
   const limits = batchLimits(config);
   const settlement = new BatchSettlement();
   const shipper = new Shipper({
+    workerFile: injected.workerFile,
     workers: config.workers,
     batchesPerWorker: config.batchesPerWorker,
     ordered,
@@ -279,9 +280,12 @@ async function start(config: ServeConfig, log: Logger, lifecycle: Lifecycle): Pr
   return { config, log, readiness, events, writer, shipper, spool, backlog, acks, metrics, lifecycle, port: events.port, adminPort: admin.port };
 }
 
-export async function serve(config: ServeConfig, log: Logger): Promise<RunningGateway> {
+/** What tests may replace: the worker module (one that crashes now and then, say). */
+export type InjectedParts = Pick<ShipperOptions, 'workerFile'>;
+
+export async function serve(config: ServeConfig, log: Logger, injected: InjectedParts = {}): Promise<RunningGateway> {
   const lifecycle = new Lifecycle();
-  const gateway = await start(config, log, lifecycle).catch(async (err: unknown) => {
+  const gateway = await start(config, log, lifecycle, injected).catch(async (err: unknown) => {
     await lifecycle.close().catch((closeErr: Error) => log.error({ err: closeErr.message }, 'a part did not close after the failed start'));
     throw err;
   });

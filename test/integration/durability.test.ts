@@ -13,6 +13,9 @@ import { metricsText, metricValue, sendEvents, steadyLoad, waitUntilShipped } fr
 import { until } from '../support/wait';
 import { post, startGateway, startLocalKinesis, tapStream, type Envelope } from '../support/processes';
 
+/** Runs serve with worker threads that die mid-task (every CRASH_WORKER_EVERY-th task of a thread). */
+const SERVE_WITH_CRASHING_WORKERS = path.join(__dirname, '..', 'support', 'serve-with-crashing-workers.js');
+
 function tempDir(name: string): string {
   return path.join(mkdtempSync(path.join(os.tmpdir(), 'durability-')), name);
 }
@@ -116,7 +119,7 @@ describe('?ack=stream', () => {
 describe('a worker that dies mid-batch', () => {
   it('has its batch shipped by another worker: nothing is lost', async (t: TestContext) => {
     const kinesis = await startLocalKinesis('crash', 2);
-    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'crash', '--linger-ms', '5'], { GATEWAY_TEST_CRASH_WORKER_EVERY: '3' });
+    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'crash', '--linger-ms', '5'], { CRASH_WORKER_EVERY: '3' }, SERVE_WITH_CRASHING_WORKERS);
     try {
       const acknowledged = await sendEvents(gateway, 3000, { perRequest: 25 });
       assert.equal(acknowledged.length, 3000);
@@ -127,7 +130,7 @@ describe('a worker that dies mid-batch', () => {
       const onStream = countBySeq(await tapStream(kinesis.endpoint, 'crash'));
       t.diagnostic(`${metricValue(metrics, 'gateway_worker_task_failures_total')} batches handed over; ${duplicates(onStream)} duplicates from the halves shipped before the crashes`);
       assert.deepEqual(missingFrom(onStream, acknowledged), []);
-      assert.ok(gateway.logs.some((l) => /exits mid-batch/.test(l.msg)), 'the hook did fire');
+      assert.ok(gateway.logs.some((l) => /exits mid-task/.test(l.msg)), 'the hook did fire');
     } finally {
       await gateway.kill('SIGKILL');
       await kinesis.kill();
@@ -140,7 +143,8 @@ describe('a batch that fails every time', () => {
     const kinesis = await startLocalKinesis('poison', 1);
     const deadLetterFile = path.join(tempDir('dead'), '..', 'dead.ndjson');
     // Every task's worker ships half the batch and dies: the batch can never be confirmed.
-    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'poison', '--linger-ms', '5', '--dead-letter-file', deadLetterFile], { GATEWAY_TEST_CRASH_WORKER_EVERY: '1' });
+    const args = ['--kinesis-endpoint', kinesis.endpoint, '--stream', 'poison', '--linger-ms', '5', '--dead-letter-file', deadLetterFile];
+    const gateway = await startGateway(args, { CRASH_WORKER_EVERY: '1' }, SERVE_WITH_CRASHING_WORKERS);
     try {
       const acknowledged = await sendEvents(gateway, 10, { perRequest: 10 });
       const metrics = await waitUntilShipped(gateway, 120_000);

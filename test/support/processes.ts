@@ -30,8 +30,9 @@ export interface RunningProcess {
   kill(signal?: NodeJS.Signals): Promise<Exit>;
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `entry`: the CLI, or a test's stand-in for it (serve-with-crashing-workers.js). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, entry = CLI): RunningProcess {
+  const child = spawn(process.execPath, [entry, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   const watchers: { predicate: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
@@ -81,10 +82,10 @@ export interface Gateway extends RunningProcess {
 }
 
 /** Starts `serve` on free ports and resolves once it is ready. */
-export async function startGateway(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Gateway> {
+export async function startGateway(args: string[] = [], env: NodeJS.ProcessEnv = {}, entry = CLI): Promise<Gateway> {
   // Dead letters go to a file of the test's own, never into the working directory.
   const deadLetters = args.includes('--dead-letter-file') ? [] : ['--dead-letter-file', path.join(mkdtempSync(path.join(os.tmpdir(), 'gateway-')), 'dead-letter.ndjson')];
-  const running = runCli(['serve', '--port', '0', '--admin-port', '0', '--local-kinesis-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', ...deadLetters, ...args], env);
+  const running = runCli(['serve', '--port', '0', '--admin-port', '0', '--local-kinesis-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', ...deadLetters, ...args], env, entry);
   const listening = await running.waitForLog((l) => typeof l.port === 'number');
   const ready = await running.waitForLog((l) => / ready$/.test(l.msg));
   const port = listening.port as number;

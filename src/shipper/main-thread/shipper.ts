@@ -32,6 +32,8 @@ export interface ShipperOptions {
   readonly maxTaskRecords: number;
   readonly maxTaskBytes: number;
   readonly workerData: ShipperWorkerData;
+  /** The module each pool thread runs: the production worker unless a test gives one that wraps it. */
+  readonly workerFile?: string;
   readonly log: Logger;
   /** The batch is settled: confirmed by Kinesis, except the events at `deadLettered` (positions in the batch). */
   readonly onConfirmed: (batch: BatchDescriptor, deadLettered: readonly number[]) => void;
@@ -56,7 +58,7 @@ const MAX_RESUBMIT_DELAY_MS = 2000;
 /**
  * A task whose worker throws or dies this many times in a row will fail forever (a poison batch):
  * its events go to the dead-letter file, so that it stops holding its slot and its ring space.
- * High enough that a worker dying now and then (GATEWAY_TEST_CRASH_WORKER_EVERY) never gets there.
+ * High enough that a worker dying now and then (the tests' crashing worker, every 3rd task) never gets there.
  */
 const MAX_TASK_ATTEMPTS = 10;
 
@@ -83,7 +85,7 @@ export class Shipper {
     this.ring = new RingViews(options.workerData.ring);
     this.givenUp = new SharedMetrics(options.workerData.metrics).counter(METRICS.deadLettered, 'refused');
     this.pool = new Piscina({
-      filename: path.join(__dirname, '..', 'worker-thread', 'worker.js'),
+      filename: options.workerFile ?? path.join(__dirname, '..', 'worker-thread', 'worker.js'),
       minThreads: options.workers,
       maxThreads: options.workers,
       concurrentTasksPerWorker: options.batchesPerWorker,

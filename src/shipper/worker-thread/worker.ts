@@ -115,19 +115,19 @@ const target: DeliveryTarget = {
   ordered: data.ordered,
 };
 
-/** Test hook: every Nth task ships half its batch, then the thread exits, as if it crashed mid-batch. */
-const CRASH_EVERY_TASKS = Number(process.env.GATEWAY_TEST_CRASH_WORKER_EVERY ?? 0);
-let tasksTaken = 0;
+/** The events of a task, read from the ring: views into shared memory, valid until the task resolves. */
+export function readTask(task: ShipTask): PendingEvent[] {
+  const records = readBatch(ring, task.start, task.end);
+  if (records.length !== task.count) throw new Error(`task [${task.start}, ${task.end}) holds ${records.length} records, expected ${task.count}`);
+  return records.map((r) => ({ partitionKey: r.partitionKey, data: r.data, receivedAt: receivedAtOf(r.data) }));
+}
 
-/** Ships one batch; resolves with the positions (within the batch) of the events dead-lettered instead. */
-export default async function shipBatch(batch: ShipTask): Promise<number[]> {
-  const records = readBatch(ring, batch.start, batch.end);
-  if (records.length !== batch.count) throw new Error(`batch [${batch.start}, ${batch.end}) holds ${records.length} records, expected ${batch.count}`);
-  const events: PendingEvent[] = records.map((r) => ({ partitionKey: r.partitionKey, data: r.data, receivedAt: receivedAtOf(r.data) }));
-  if (CRASH_EVERY_TASKS > 0 && ++tasksTaken % CRASH_EVERY_TASKS === 0) {
-    await deliver(events.slice(0, events.length >> 1), target);
-    log.warn({ batch }, 'test hook GATEWAY_TEST_CRASH_WORKER_EVERY: this worker exits mid-batch');
-    process.exit(1);
-  }
+/** Ships events until each is confirmed or dead-lettered; resolves with the positions of those dead-lettered. */
+export async function shipEvents(events: readonly PendingEvent[]): Promise<number[]> {
   return deadLetter(events, await deliver(events, target));
+}
+
+/** Ships one task; resolves with the positions (within the task) of the events dead-lettered instead. */
+export default async function shipTask(task: ShipTask): Promise<number[]> {
+  return shipEvents(readTask(task));
 }
