@@ -228,7 +228,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     putFailed: (_seconds, err) => log.debug({ err: (err as Error).message }, 'PutRecords failed; retrying with backoff'),
     recordFailed: () => undefined,
     retried: () => counts.retries++,
-    shipped: (record) => (counts.confirmed += record.events.length),
+    confirmed: (record) => (counts.confirmed += record.events.length),
     throttled: () => undefined,
     shardMismatch: () => undefined,
   };

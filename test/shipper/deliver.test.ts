@@ -19,7 +19,7 @@ const NO_COUNTERS: ShipperCounters = {
   putFailed: () => undefined,
   recordFailed: () => undefined,
   retried: () => undefined,
-  shipped: () => undefined,
+  confirmed: () => undefined,
   throttled: () => undefined,
   shardMismatch: () => undefined,
 };
@@ -37,7 +37,8 @@ after(async () => {
 
 /** Half keyed, half keyless (dealt over the shards under spread keys, in copied event objects). */
 function events(count: number, receivedAt = Date.now()): PendingEvent[] {
-  return Array.from({ length: count }, (_, seq) => ({ partitionKey: seq % 2 ? `user-${seq % 7}` : '', data: Buffer.from(JSON.stringify({ seq })), receivedAt }));
+  const key = (seq: number) => (seq % 2 ? `user-${seq % 7}` : '');
+  return Array.from({ length: count }, (_, seq) => ({ partitionKey: key(seq), data: Buffer.from(JSON.stringify({ seq })), receivedAt }));
 }
 
 function target(stream: string, options: { ordered: boolean; recordTtlMs?: number }): DeliveryTarget {

@@ -4,7 +4,7 @@
 
 import { workerData } from 'piscina';
 import { createLogger } from '../../src/log';
-import type { ShipperWorkerData, ShipTask } from '../../src/shipper/shared/worker-protocol';
+import type { ShipperWorkerData, Task, TaskResult } from '../../src/shipper/shared/worker-protocol';
 import shipTask, { readTask, shipEvents } from '../../src/shipper/worker-thread/worker';
 
 const every = Number(process.env.CRASH_WORKER_EVERY);
@@ -12,7 +12,7 @@ if (!(every >= 1)) throw new Error(`CRASH_WORKER_EVERY must be a whole number >=
 const log = createLogger((workerData as ShipperWorkerData).logLevel).child({ thread: 'shipper' });
 let tasksTaken = 0;
 
-export default async function shipOrCrash(task: ShipTask): Promise<number[]> {
+export default async function shipOrCrash(task: Task): Promise<TaskResult> {
   if (++tasksTaken % every !== 0) return shipTask(task);
   const events = readTask(task);
   await shipEvents(events.slice(0, events.length >> 1));

@@ -1,7 +1,7 @@
 // Runs on the main thread: the owner of the worker pool.
 //
-// Main-thread side of shipping: hands published ring batches to the worker pool, releases their
-// ring space once Kinesis confirmed them, and hands them to another worker if their worker failed.
+// Main-thread side of shipping: hands published ring batches to the worker pool as tasks, releases
+// their ring space once Kinesis confirmed them, and hands a task to another worker if its worker failed.
 //
 // At most workers × batches-per-worker tasks run at once (one in ordered mode). Batches published
 // while every slot is busy wait, and the next free slot takes all the waiting batches that lie
@@ -17,12 +17,13 @@ import { RingViews } from '../../ring/ring-layout';
 import { readBatch } from '../../ring/ring-reader';
 import type { BatchDescriptor } from '../../ring/ring-writer';
 import { appendDeadLetters } from '../shared/dead-letter';
-import type { ShipperWorkerData, ShipTask } from '../shared/worker-protocol';
+import type { ShipperWorkerData, Task, TaskResult } from '../shared/worker-protocol';
 
 export interface ShipperOptions {
   readonly workers: number;
+  /** Tasks each worker runs at once (the --batches-per-worker option). */
   readonly batchesPerWorker: number;
-  /** Ship one batch at a time, so that batches are confirmed in the order they were taken. */
+  /** Run one task at a time, so that batches are confirmed in the order they were taken. */
   readonly ordered: boolean;
   /**
    * Bounds of one task (its records and ring bytes) when waiting batches are taken together: the
@@ -35,7 +36,7 @@ export interface ShipperOptions {
   /** The module each pool thread runs: the production worker unless a test gives one that wraps it. */
   readonly workerFile?: string;
   readonly log: Logger;
-  /** The batch is settled: confirmed by Kinesis, except the events at `deadLettered` (positions in the batch). */
+  /** The batch is confirmed by Kinesis, except the events at `deadLettered` (positions in the batch). */
   readonly onConfirmed: (batch: BatchDescriptor, deadLettered: readonly number[]) => void;
   readonly batchesShipped: CounterHandle;
   readonly taskFailures: CounterHandle;
@@ -56,15 +57,16 @@ const WORKER_YOUNG_GENERATION_MB = 8;
 const RESUBMIT_DELAY_MS = 200;
 const MAX_RESUBMIT_DELAY_MS = 2000;
 /**
- * A task whose worker throws or dies this many times in a row will fail forever (a poison batch):
+ * A task whose worker throws or dies this many times in a row will fail forever (a poison task):
  * its events go to the dead-letter file, so that it stops holding its slot and its ring space.
  * High enough that a worker dying now and then (the tests' crashing worker, every 3rd task) never gets there.
  */
 const MAX_TASK_ATTEMPTS = 10;
 
-interface Task {
+/** A task handed to the pool, and the ring batches it covers, until its events are confirmed or dead-lettered. */
+interface PendingTask {
+  readonly task: Task;
   readonly batches: readonly BatchDescriptor[];
-  readonly region: ShipTask;
   failures: number;
 }
 
@@ -145,29 +147,28 @@ export class Shipper {
         count += last.count;
       }
       this.tasksRunning++;
-      // Send only the region's numbers: the worker reads the bytes from the ring itself.
-      this.submit({ batches, region: { start: batches[0].start, end: last.end, count }, failures: 0 });
+      this.submit({ task: { start: batches[0].start, end: last.end, count }, batches, failures: 0 });
     }
   }
 
-  private submit(task: Task): void {
-    this.pool.run(task.region).then(
-      (deadLettered: number[]) => this.settle(task, deadLettered),
+  private submit(pending: PendingTask): void {
+    this.pool.run(pending.task).then(
+      (deadLettered: TaskResult) => this.finish(pending, deadLettered),
       (err: Error) => {
         if (this.closed) return;
         this.options.taskFailures.inc();
-        if (++task.failures >= MAX_TASK_ATTEMPTS) return this.giveUp(task, err);
-        this.options.log.error({ err: err.message, batch: task.region, failures: task.failures }, 'shipper task failed; handing the batch to another worker');
-        setTimeout(() => this.submit(task), Math.min(MAX_RESUBMIT_DELAY_MS, RESUBMIT_DELAY_MS * 2 ** (task.failures - 1))).unref();
+        if (++pending.failures >= MAX_TASK_ATTEMPTS) return this.giveUp(pending, err);
+        this.options.log.error({ err: err.message, task: pending.task, failures: pending.failures }, 'shipper task failed; handing it to another worker');
+        setTimeout(() => this.submit(pending), Math.min(MAX_RESUBMIT_DELAY_MS, RESUBMIT_DELAY_MS * 2 ** (pending.failures - 1))).unref();
       },
     );
   }
 
   /** The task is done: its events are confirmed, except those at `deadLettered` (positions in the task). */
-  private settle(task: Task, deadLettered: readonly number[]): void {
+  private finish(pending: PendingTask, deadLettered: readonly number[]): void {
     this.tasksRunning--;
     let offset = 0;
-    for (const batch of task.batches) {
+    for (const batch of pending.batches) {
       const own = deadLettered.length === 0 ? deadLettered : deadLettered.filter((i) => i >= offset && i < offset + batch.count).map((i) => i - offset);
       offset += batch.count;
       this.options.batchesShipped.inc();
@@ -178,19 +179,19 @@ export class Shipper {
     this.startTasks();
   }
 
-  /** Writes a poison task's events to the dead-letter file (some may have shipped before a failure) and settles it. */
-  private giveUp(task: Task, err: Error): void {
-    const { count } = task.region;
+  /** Writes a poison task's events to the dead-letter file (some may have been confirmed before a failure) and finishes it. */
+  private giveUp(pending: PendingTask, err: Error): void {
+    const { task } = pending;
     const file = this.options.workerData.deadLetterFile;
     try {
-      appendDeadLetters(file, readBatch(this.ring, task.region.start, task.region.end).map((record) => record.data));
+      appendDeadLetters(file, readBatch(this.ring, task.start, task.end).map((record) => record.data));
     } catch (readErr) {
-      // The ring region itself is unreadable: nothing can be kept, but the slot and the space must come back.
-      this.options.log.error({ err: (readErr as Error).message, batch: task.region }, `cannot write a failed task's ${count} events to the dead-letter file: they are lost`);
+      // The task's ring bytes are unreadable: nothing can be kept, but the slot and the space must come back.
+      this.options.log.error({ err: (readErr as Error).message, task }, `cannot write a failed task's ${task.count} events to the dead-letter file: they are lost`);
     }
-    this.givenUp.inc(count);
-    this.options.log.error({ err: err.message, batch: task.region, failures: task.failures, file },
-      `a shipper task of ${count} events failed ${task.failures} times in a row (${err.message}): its events are written to the dead-letter file`);
-    this.settle(task, Array.from({ length: count }, (_, i) => i));
+    this.givenUp.inc(task.count);
+    this.options.log.error({ err: err.message, task, failures: pending.failures, file },
+      `a shipper task of ${task.count} events failed ${pending.failures} times in a row (${err.message}): its events are written to the dead-letter file`);
+    this.finish(pending, Array.from({ length: task.count }, (_, i) => i));
   }
 }

@@ -1,5 +1,9 @@
 // What the main thread and the shipper worker threads pass each other: the data every worker starts
 // with, and one task. Both threads import it (types only): it runs nowhere.
+//
+// Words: a batch is what the ring writer publishes; a task is the unit of work handed to a worker,
+// one or more batches that lie next to each other in the ring; an event is confirmed once Kinesis
+// answered its PutRecords entry with success, and dead-lettered once given up to the dead-letter file.
 
 import type { KinesisTarget } from '../../kinesis-client';
 import type { BatchDescriptor } from '../../ring/ring-writer';
@@ -20,4 +24,8 @@ export interface ShipperWorkerData {
   readonly ordered: boolean;
 }
 
-export type ShipTask = Pick<BatchDescriptor, 'start' | 'end' | 'count'>;
+/** One task: the ring bytes [start, end) holding `count` records. Only these numbers cross threads; the worker reads the bytes. */
+export type Task = Pick<BatchDescriptor, 'start' | 'end' | 'count'>;
+
+/** What a task resolves with: the positions (within the task) of the events dead-lettered; every other one is confirmed. */
+export type TaskResult = number[];

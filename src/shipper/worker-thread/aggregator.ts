@@ -12,7 +12,7 @@ import { hashKeyOf, type ShardMap } from './shard-map';
 export interface PendingEvent {
   /** Empty for events whose key does not matter (--partition-key random): they are dealt evenly over the shards. */
   readonly partitionKey: string;
-  /** The event's envelope: a view into the ring, valid while its batch is being shipped. */
+  /** The event's envelope: a view into the ring, valid while its task runs. */
   readonly data: Uint8Array;
   readonly receivedAt: number;
   hashKey?: bigint;
@@ -102,8 +102,8 @@ export function buildRecords(events: readonly PendingEvent[], map: ShardMap | un
     group(map.shardFor(event.hashKey).id).push(event);
   }
   // Keyless events go in contiguous slices, one per shard, each under a key that hashes into its
-  // shard: no hashing per event, and full aggregates. The first shard rotates between batches so
-  // that small batches spread too.
+  // shard: no hashing per event, and full aggregates. The first shard rotates from one call to the
+  // next so that small tasks spread too.
   const targets = keyless.length > 0 ? map.spreadTargets() : [];
   if (targets.length === 0) {
     // No shard has a spread key (only tiny hash ranges do not): key each event by its id instead.

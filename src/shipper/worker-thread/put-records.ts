@@ -32,7 +32,8 @@ export interface ShipperCounters {
   putFailed(seconds: number, error: unknown): void;
   recordFailed(errorCode: string): void;
   retried(): void;
-  shipped(record: OutboundRecord, nowMs: number): void;
+  /** Kinesis confirmed the record (and so every event in it). */
+  confirmed(record: OutboundRecord, nowMs: number): void;
   throttled(shardId: string): void;
   shardMismatch(): void;
 }
@@ -146,7 +147,7 @@ async function sendOnce(request: OutboundRecord[], target: DeliveryTarget): Prom
           return;
         }
       }
-      counters.shipped(record, now);
+      counters.confirmed(record, now);
       return;
     }
     counters.recordFailed(errorCode);

@@ -32,7 +32,7 @@ export class ShardMapCache implements ShardMapSource {
     if (this.stale && !this.inFlight && Date.now() - this.lastAttempt >= MIN_REFRESH_INTERVAL_MS) {
       this.inFlight = this.refresh().finally(() => (this.inFlight = undefined));
     }
-    // Batches that arrive while a read is under way wait for it rather than go unaggregated.
+    // Tasks that arrive while a read is under way wait for it rather than go unaggregated.
     if (this.inFlight) await this.inFlight;
     return this.map;
   }

@@ -1,7 +1,7 @@
 // Runs in a shipper worker thread: the module piscina starts each thread with.
 //
-// A piscina worker: ships the records of one ring batch per task. The batch's bytes are read from
-// shared memory; the task carries only the region.
+// A piscina worker: ships the events of one task at a time (or several, --batches-per-worker). The
+// task carries only where its records lie in the ring; their bytes are read from shared memory.
 
 import { workerData } from 'piscina';
 import { receivedAtOf } from '../../events/envelope';
@@ -12,7 +12,7 @@ import { SharedMetrics } from '../../metrics/shared-metrics';
 import { RingViews } from '../../ring/ring-layout';
 import { readBatch } from '../../ring/ring-reader';
 import { appendDeadLetters } from '../shared/dead-letter';
-import type { ShipperWorkerData, ShipTask } from '../shared/worker-protocol';
+import type { ShipperWorkerData, Task, TaskResult } from '../shared/worker-protocol';
 import type { PendingEvent } from './aggregator';
 import { deliver, type DeliveryTarget, type GivenUp, type ShipperCounters } from './put-records';
 import { ShardMapCache } from './shard-map-cache';
@@ -76,7 +76,7 @@ const counters: ShipperCounters = {
   },
   recordFailed: (code) => (m.failedByCode.get(code) ?? m.failedByCode.get('other')!).inc(),
   retried: () => m.retries.inc(),
-  shipped(record, nowMs) {
+  confirmed(record, nowMs) {
     const events = record.events.length;
     m.records.inc();
     m.events.inc(events);
@@ -116,18 +116,18 @@ const target: DeliveryTarget = {
 };
 
 /** The events of a task, read from the ring: views into shared memory, valid until the task resolves. */
-export function readTask(task: ShipTask): PendingEvent[] {
+export function readTask(task: Task): PendingEvent[] {
   const records = readBatch(ring, task.start, task.end);
   if (records.length !== task.count) throw new Error(`task [${task.start}, ${task.end}) holds ${records.length} records, expected ${task.count}`);
   return records.map((r) => ({ partitionKey: r.partitionKey, data: r.data, receivedAt: receivedAtOf(r.data) }));
 }
 
 /** Ships events until each is confirmed or dead-lettered; resolves with the positions of those dead-lettered. */
-export async function shipEvents(events: readonly PendingEvent[]): Promise<number[]> {
+export async function shipEvents(events: readonly PendingEvent[]): Promise<TaskResult> {
   return deadLetter(events, await deliver(events, target));
 }
 
 /** Ships one task; resolves with the positions (within the task) of the events dead-lettered instead. */
-export default async function shipTask(task: ShipTask): Promise<number[]> {
+export default async function shipTask(task: Task): Promise<TaskResult> {
   return shipEvents(readTask(task));
 }
