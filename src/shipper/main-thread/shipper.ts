@@ -6,7 +6,8 @@
 // At most workers × batches-per-worker tasks run at once (one in ordered mode). Batches published
 // while every slot is busy wait, and the next free slot takes all the waiting batches that lie
 // next to each other in the ring as one task: when Kinesis is slow, tasks grow instead of queuing,
-// so throughput follows the backlog rather than the number of slots.
+// so throughput follows the backlog rather than the number of slots. The ring bytes those tasks
+// hold are bounded by what the shards take while a call is answered (in-flight-bound.ts).
 
 import path from 'node:path';
 import { Piscina } from 'piscina';
@@ -17,7 +18,8 @@ import { RingViews } from '../../ring/ring-layout';
 import { readBatch } from '../../ring/ring-reader';
 import type { BatchDescriptor } from '../../ring/ring-writer';
 import { appendDeadLetters } from '../shared/dead-letter';
-import type { ShipperWorkerData, Task, TaskResult } from '../shared/worker-protocol';
+import type { PoolWorkerData, ShipperWorkerData, Task, TaskResult } from '../shared/worker-protocol';
+import { bytesInFlightBound, putRecordsSnapshot, RecentPutLatency } from './in-flight-bound';
 
 export interface ShipperOptions {
   readonly workers: number;
@@ -74,6 +76,10 @@ export class Shipper {
   private readonly pool: Piscina;
   private inFlight = 0;
   private tasksRunning = 0;
+  private bytesInFlight = 0;
+  /** The stream's open shards, stored by the workers (PoolWorkerData.shardCount). */
+  private readonly shardCount: Int32Array;
+  private readonly putLatency: RecentPutLatency;
   private readonly slots: number;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
@@ -85,7 +91,12 @@ export class Shipper {
   constructor(private readonly options: ShipperOptions) {
     this.slots = options.ordered ? 1 : options.workers * options.batchesPerWorker;
     this.ring = new RingViews(options.workerData.ring);
-    this.givenUp = new SharedMetrics(options.workerData.metrics).counter(METRICS.deadLettered, 'refused');
+    const metrics = new SharedMetrics(options.workerData.metrics);
+    this.givenUp = metrics.counter(METRICS.deadLettered, 'refused');
+    this.putLatency = new RecentPutLatency(() => putRecordsSnapshot(metrics));
+    const shardCount = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+    this.shardCount = new Int32Array(shardCount);
+    const workerData: PoolWorkerData = { ...options.workerData, shardCount };
     this.pool = new Piscina({
       filename: options.workerFile ?? path.join(__dirname, '..', 'worker-thread', 'worker.js'),
       minThreads: options.workers,
@@ -96,7 +107,7 @@ export class Shipper {
       atomics: 'disabled',
       idleTimeout: Number.POSITIVE_INFINITY,
       resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-      workerData: options.workerData,
+      workerData,
     });
     let started = 0;
     this.pool.on('workerCreate', () => {
@@ -137,18 +148,29 @@ export class Shipper {
 
   private startTasks(): void {
     while (this.tasksRunning < this.slots && this.waiting.length > 0) {
+      // Room within the bytes in flight; one task may always run, however large.
+      const room = this.tasksRunning === 0 ? Number.POSITIVE_INFINITY : this.maxBytesInFlight() - this.bytesInFlight;
+      const first = this.waiting[0];
+      if (first.end - first.start > room) return;
       const batches = [this.waiting.shift()!];
       let last = batches[0];
       let count = last.count;
-      const fits = (next: BatchDescriptor) => count + next.count <= this.options.maxTaskRecords && next.end - batches[0].start <= this.options.maxTaskBytes;
+      const maxBytes = Math.min(this.options.maxTaskBytes, room);
+      const fits = (next: BatchDescriptor) => count + next.count <= this.options.maxTaskRecords && next.end - batches[0].start <= maxBytes;
       while (this.waiting.length > 0 && this.waiting[0].start === last.end && fits(this.waiting[0])) {
         last = this.waiting.shift()!;
         batches.push(last);
         count += last.count;
       }
       this.tasksRunning++;
+      this.bytesInFlight += last.end - batches[0].start;
       this.submit({ task: { start: batches[0].start, end: last.end, count }, batches, failures: 0 });
     }
+  }
+
+  private maxBytesInFlight(): number {
+    const shape = { shards: Atomics.load(this.shardCount, 0), workers: this.options.workers, maxTaskBytes: this.options.maxTaskBytes };
+    return bytesInFlightBound(shape, this.putLatency.seconds());
   }
 
   private submit(pending: PendingTask): void {
@@ -167,6 +189,7 @@ export class Shipper {
   /** The task is done: its events are confirmed, except those at `deadLettered` (positions in the task). */
   private finish(pending: PendingTask, deadLettered: readonly number[]): void {
     this.tasksRunning--;
+    this.bytesInFlight -= pending.task.end - pending.task.start;
     let offset = 0;
     for (const batch of pending.batches) {
       const own = deadLettered.length === 0 ? deadLettered : deadLettered.filter((i) => i >= offset && i < offset + batch.count).map((i) => i - offset);

@@ -25,6 +25,12 @@ export interface ShipperWorkerData {
 }
 
 /** One task: the ring bytes [start, end) holding `count` records. Only these numbers cross threads; the worker reads the bytes. */
+/** What each pool thread starts with: the gateway's settings, and the Shipper's own shared state. */
+export interface PoolWorkerData extends ShipperWorkerData {
+  /** One Int32 slot: the open shards of the stream, stored by the workers when they read the shard map; 0 until then. */
+  readonly shardCount: SharedArrayBuffer;
+}
+
 export type Task = Pick<BatchDescriptor, 'start' | 'end' | 'count'>;
 
 /** What a task resolves with: the positions (within the task) of the events dead-lettered; every other one is confirmed. */

@@ -12,7 +12,8 @@ import { fetchShardMap, type ShardMap } from './shard-map';
 const MIN_REFRESH_INTERVAL_MS = 1000;
 
 export interface ShardMapEvents {
-  refreshed(ok: boolean): void;
+  /** A ListShards read succeeded or failed; `shards`: the open shards of the map in use now (0: none yet). */
+  refreshed(ok: boolean, shards: number): void;
 }
 
 export class ShardMapCache implements ShardMapSource {
@@ -48,9 +49,9 @@ export class ShardMapCache implements ShardMapSource {
       if (this.map && this.map.size !== fresh.size) this.log.info({ shards: fresh.size }, 'the stream was resharded: shard map refreshed');
       this.map = fresh;
       this.stale = false;
-      this.events.refreshed(true);
+      this.events.refreshed(true, fresh.size);
     } catch (err) {
-      this.events.refreshed(false);
+      this.events.refreshed(false, this.map?.size ?? 0);
       this.log.warn({ error: (err as Error).name, detail: (err as Error).message }, this.map
         ? 'cannot refresh the shard map (ListShards failed); aggregating on the previous one'
         : 'cannot read the shard map (ListShards failed); sending records unaggregated until it can be read');

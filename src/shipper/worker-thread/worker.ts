@@ -12,13 +12,14 @@ import { SharedMetrics } from '../../metrics/shared-metrics';
 import { RingViews } from '../../ring/ring-layout';
 import { readBatch } from '../../ring/ring-reader';
 import { appendDeadLetters } from '../shared/dead-letter';
-import type { ShipperWorkerData, Task, TaskResult } from '../shared/worker-protocol';
+import type { PoolWorkerData, Task, TaskResult } from '../shared/worker-protocol';
 import type { PendingEvent } from './aggregator';
 import { deliver, type DeliveryTarget, type GivenUp, type ShipperCounters } from './put-records';
 import { ShardMapCache } from './shard-map-cache';
 import { ShardPacer } from './shard-pacer';
 
-const data = workerData as ShipperWorkerData;
+const data = workerData as PoolWorkerData;
+const shardCount = new Int32Array(data.shardCount);
 const ring = new RingViews(data.ring);
 const client = createKinesisClient(data.kinesis);
 const log = createLogger(data.logLevel).child({ thread: 'shipper' });
@@ -107,7 +108,12 @@ const target: DeliveryTarget = {
   client,
   stream: data.stream,
   counters,
-  shardMaps: new ShardMapCache(client, data.stream, log, { refreshed: (ok) => (ok ? m.mapOk : m.mapError).inc() }),
+  shardMaps: new ShardMapCache(client, data.stream, log, {
+    refreshed(ok, shards) {
+      (ok ? m.mapOk : m.mapError).inc();
+      Atomics.store(shardCount, 0, shards); // the main thread bounds the bytes in flight by it
+    },
+  }),
   // Each worker paces its own share: together they stay within the shard's limit.
   pacer: new ShardPacer(data.rateLimitPercent / 100 / data.workers),
   aggregationMaxBytes: data.aggregationMaxBytes,
