@@ -1,12 +1,12 @@
 // The bound on the ring bytes in flight: shards × 1 MiB/s × recent PutRecords latency, between a
-// floor of one full task per worker and a latency ceiling; the latency read from the shared histogram.
+// floor of one task per worker (2 MiB at most) and a latency ceiling; the latency read from the shared histogram.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { METRICS } from '../../src/metrics/metric-definitions';
 import { SharedMetrics } from '../../src/metrics/shared-metrics';
 import {
-  bytesInFlightBound, LATENCY_WINDOW_MS, MAX_LATENCY_S, putRecordsSnapshot, RecentPutLatency, windowMedianLatency,
+  bytesInFlightBound, FLOOR_BYTES_PER_WORKER, LATENCY_WINDOW_MS, MAX_LATENCY_S, putRecordsSnapshot, RecentPutLatency, windowMedianLatency,
 } from '../../src/shipper/main-thread/in-flight-bound';
 
 const MiB = 1024 * 1024;
@@ -21,12 +21,14 @@ describe('bytesInFlightBound', () => {
     assert.equal(bytesInFlightBound(shape(10), 2.5), 25 * MiB);
   });
 
-  it('is never below one full task per worker: a fast Kinesis, few shards, or nothing known yet', () => {
-    assert.equal(bytesInFlightBound(shape(4), 0.05), 8 * MiB, 'a catch-up into a fast Kinesis holds two tasks');
-    assert.equal(bytesInFlightBound(shape(4), 2), 8 * MiB, 'exactly the floor');
-    assert.equal(bytesInFlightBound(shape(0), 2), 8 * MiB, 'shards unknown');
-    assert.equal(bytesInFlightBound(shape(16), 0), 8 * MiB, 'latency unknown');
-    assert.equal(bytesInFlightBound({ shards: 16, workers: 3, maxTaskBytes: MiB }, 0.1), 3 * MiB);
+  it('is never below one task per worker of at most 2 MiB: a fast Kinesis, few shards, or nothing known yet', () => {
+    assert.equal(FLOOR_BYTES_PER_WORKER, 2 * MiB);
+    assert.equal(bytesInFlightBound(shape(4), 0.05), 4 * MiB, 'a catch-up into a fast Kinesis holds 2 MiB per worker');
+    assert.equal(bytesInFlightBound(shape(4), 1), 4 * MiB, 'exactly the floor');
+    assert.equal(bytesInFlightBound(shape(4), 2.5), 10 * MiB, 'above it');
+    assert.equal(bytesInFlightBound(shape(0), 2), 4 * MiB, 'shards unknown');
+    assert.equal(bytesInFlightBound(shape(16), 0), 4 * MiB, 'latency unknown');
+    assert.equal(bytesInFlightBound({ shards: 16, workers: 3, maxTaskBytes: MiB }, 0.1), 3 * MiB, 'one full task per worker when tasks are smaller');
   });
 
   it('counts the latency up to the ceiling only', () => {

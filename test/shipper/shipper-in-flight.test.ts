@@ -1,8 +1,8 @@
 // The shipper's bound on the ring bytes in flight (in-flight-bound.ts), with a backlog in the ring:
-// a fast Kinesis gets one full task per worker at a time, however many slots are free; a slow one
-// gets more, once its latency is seen. Real parts: the Shipper with its piscina workers, a real ring,
-// and a local Kinesis of one shard behind a proxy that holds every PutRecords call a while (so that
-// calls overlap) and counts how many are open at once.
+// a fast Kinesis gets one task per worker at a time (the floor; tasks here are under its 2 MiB),
+// however many slots are free; a slow one gets more, once its latency is seen. Real parts: the
+// Shipper with its piscina workers, a real ring, and a local Kinesis of one shard behind a proxy
+// that holds every PutRecords call a while (so that calls overlap) and counts how many are open at once.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';

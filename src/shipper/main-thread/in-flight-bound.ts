@@ -6,16 +6,19 @@
 // catch-up after an outage (a spool read back into a fast Kinesis) that was the bulk of the memory.
 // A fixed bound instead capped a slow Kinesis: with 2 s calls, 8 MiB in flight shipped 4 MiB/s at most.
 //
-// Floor: one full task per worker. Each worker paces its own share of every shard, so the shards are
-// busy only while every worker has a task; it is also the bound while the shards or latency are unknown.
-// Ceiling: the latency counts up to MAX_LATENCY_S. A call slower than that is failing more than
-// working, and what it would justify holding (16 shards × 10 s: 160 MiB) is more than it could ship.
+// Floor: one task per worker, of at most FLOOR_BYTES_PER_WORKER. Each worker paces its own share of
+// every shard, so the shards are busy only while every worker has a task. 2 MiB per worker is what
+// the catch-up held when it met its memory goal (two 1 MiB tasks per worker: 247 MiB at peak); a full
+// 4 MiB task per worker held 340-350 MiB. It is also the bound while the shards or latency are unknown.
+// Ceiling: the latency counts up to MAX_LATENCY_S. A Kinesis slower than that is barely working, and
+// what it would justify holding (16 shards × 10 s: 160 MiB) would blow the memory goal for little.
 
 import { METRICS } from '../../metrics/metric-definitions';
 import type { SharedMetrics } from '../../metrics/shared-metrics';
 import { SHARD_BYTES_PER_SECOND } from '../shared/put-records-limits';
 
 export const MAX_LATENCY_S = 5;
+export const FLOOR_BYTES_PER_WORKER = 2 * 1024 * 1024;
 
 export interface InFlightShape {
   /** Open shards of the stream; 0 while unknown. */
@@ -26,7 +29,7 @@ export interface InFlightShape {
 
 /** Ring bytes the tasks in flight may hold, given the PutRecords latency (seconds) observed lately. */
 export function bytesInFlightBound(shape: InFlightShape, latencySeconds: number): number {
-  const floor = shape.workers * shape.maxTaskBytes;
+  const floor = shape.workers * Math.min(shape.maxTaskBytes, FLOOR_BYTES_PER_WORKER);
   return Math.max(floor, Math.floor(shape.shards * SHARD_BYTES_PER_SECOND * Math.min(latencySeconds, MAX_LATENCY_S)));
 }
 
