@@ -23,7 +23,7 @@ import { createRegistry } from './metrics/registry';
 import { SharedMetrics } from './metrics/shared-metrics';
 import { createRingBuffer } from './ring/ring-layout';
 import { RingWriter, type BatchDescriptor, type BatchLimits } from './ring/ring-writer';
-import { MAX_BYTES_PER_REQUEST, MAX_RECORDS_PER_REQUEST } from './shipper/shared/put-records-limits';
+import { MAX_BYTES_PER_REQUEST, MAX_RECORDS_PER_REQUEST } from './kinesis-limits';
 import { Shipper, type ShipperOptions } from './shipper/main-thread/shipper';
 import { shutdown, type GatewayParts } from './shutdown';
 import { Spool, spoolCounters } from './spool/spool';

@@ -6,6 +6,7 @@
 // the events evenly over the shards.
 
 import { RequestError } from '../errors';
+import { MAX_RECORD_BYTES } from '../kinesis-limits';
 import { dataOffset, keyOffset, recordBytes } from '../ring/ring-layout';
 import { EVENT_ID_LENGTH, writeEventId } from './event-id';
 import type { EventSpans } from './json-scan';
@@ -16,8 +17,6 @@ const RANDOM: PartitionKeyRule = { kind: 'random' };
 const OPEN = Buffer.from('{"id":"');
 const CLOSE = 0x7d; // }
 const ID_AT = OPEN.length;
-/** Kinesis counts data plus partition key against its 1 MiB record limit. */
-const MAX_RECORD_PAYLOAD = 1024 * 1024;
 
 const RECEIVED_AT_FIELD = '","receivedAt":';
 const RECEIVED_AT_FIELD_BYTES = Buffer.from(RECEIVED_AT_FIELD);
@@ -161,7 +160,7 @@ export class EnvelopeWriter {
       this.keys.push(key);
       const keyBytes = keyBytesOf(key, keyRule);
       const dataBytes = overhead + spans.ends[i] - spans.starts[i];
-      if (dataBytes + keyBytes > MAX_RECORD_PAYLOAD) {
+      if (dataBytes + keyBytes > MAX_RECORD_BYTES) {
         throw new RequestError('event_too_large', `event ${i}: ${dataBytes} bytes in its envelope, more than the 1 MiB Kinesis record limit`);
       }
       const size = recordBytes(keyBytes, dataBytes);

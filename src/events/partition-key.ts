@@ -2,9 +2,9 @@
 // field of the event (`field:user.id`: keeps one user's events in order on one shard). The field is
 // found by walking the event's bytes, already validated, without parsing the event.
 
+import { MAX_PARTITION_KEY_BYTES } from '../kinesis-limits';
+
 const QUOTE = 0x22, BACKSLASH = 0x5c, LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d, COMMA = 0x2c;
-/** Kinesis allows 1 to 256 characters; counting bytes is the safe side of that. */
-export const MAX_PARTITION_KEY_BYTES = 256;
 
 export type PartitionKeyRule = { readonly kind: 'random' } | { readonly kind: 'field'; readonly path: readonly Buffer[] };
 

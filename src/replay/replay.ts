@@ -16,7 +16,7 @@ import type { Logger } from '../log';
 import { eventIdOf, receivedAtOf } from '../events/envelope';
 import { fieldPartitionKey, parsePartitionKeyRule, type PartitionKeyRule } from '../events/partition-key';
 import { createKinesisClient, type KinesisTarget } from '../kinesis-client';
-import { MAX_RECORD_BYTES } from '../shipper/shared/put-records-limits';
+import { MAX_RECORD_BYTES } from '../kinesis-limits';
 import type { PendingEvent } from '../shipper/worker-thread/aggregator';
 import { deliver, type DeliveryTarget, type GivenUp, type ShipperCounters } from '../shipper/worker-thread/put-records';
 import { ShardMapCache } from '../shipper/worker-thread/shard-map-cache';

@@ -13,11 +13,11 @@ import type { RingWriter } from '../ring/ring-writer';
 import { appendDeadLetters } from '../shipper/shared/dead-letter';
 import type { Segment, SpoolFiles } from './segment';
 import type { SegmentList } from './segment-list';
-import { checkEntry, ENTRY_HEADER_BYTES, MAX_RECORD_BYTES, nextMarker } from './spool-format';
+import { checkEntry, ENTRY_HEADER_BYTES, MAX_SPOOLED_RECORD_BYTES, nextMarker } from './spool-format';
 
 /** After a failed read, the next is tried this long later. */
 const RETRY_AFTER_FAILURE_MS = 1000;
-const READ_BUFFER_BYTES = 2 * (MAX_RECORD_BYTES + ENTRY_HEADER_BYTES);
+const READ_BUFFER_BYTES = 2 * (MAX_SPOOLED_RECORD_BYTES + ENTRY_HEADER_BYTES);
 
 export interface RefillCounters {
   readonly replayedEvents: CounterHandle;

@@ -10,12 +10,13 @@
 // envelope: after damage, the next entry is found by searching for it (and its checksum must hold).
 
 import { crc32 } from 'node:zlib';
+import { MAX_RECORD_BYTES } from '../kinesis-limits';
 import { KEY_LENGTH_OFFSET, RECORD_HEADER_BYTES, RECORD_LENGTH_OFFSET } from '../ring/ring-layout';
 
 export const MAGIC = 0x3147_4bf5; // bytes F5 4B 47 31
 export const ENTRY_HEADER_BYTES = 8;
-/** A record holds at most one 1 MiB Kinesis payload, its key and header: anything larger is damage. */
-export const MAX_RECORD_BYTES = 1024 * 1024 + 64 * 1024;
+/** A spooled record holds at most one Kinesis record (data and key) and its header: anything larger is damage. */
+export const MAX_SPOOLED_RECORD_BYTES = MAX_RECORD_BYTES + 64 * 1024;
 
 /** Fills in the marker and checksum of an entry whose record is already written at `at + ENTRY_HEADER_BYTES`. */
 export function sealEntry(bytes: Buffer, at: number): void {
@@ -38,7 +39,7 @@ export function checkEntry(bytes: Buffer, at: number, end: number): EntryCheck {
   const record = at + ENTRY_HEADER_BYTES;
   const recordBytes = bytes.readUInt32LE(record + RECORD_LENGTH_OFFSET);
   const keyBytes = bytes.readUInt16LE(record + KEY_LENGTH_OFFSET);
-  if (recordBytes < RECORD_HEADER_BYTES + keyBytes || recordBytes > MAX_RECORD_BYTES) return { kind: 'damaged' };
+  if (recordBytes < RECORD_HEADER_BYTES + keyBytes || recordBytes > MAX_SPOOLED_RECORD_BYTES) return { kind: 'damaged' };
   if (record + recordBytes > end) return { kind: 'incomplete' };
   if (crc32(bytes.subarray(record, record + recordBytes)) !== bytes.readUInt32LE(at + 4)) return { kind: 'damaged' };
   return { kind: 'entry', recordBytes, keyBytes };

@@ -15,7 +15,7 @@
 
 import { METRICS } from '../../metrics/metric-definitions';
 import type { SharedMetrics } from '../../metrics/shared-metrics';
-import { SHARD_BYTES_PER_SECOND } from '../shared/put-records-limits';
+import { SHARD_BYTES_PER_SECOND } from '../../kinesis-limits';
 
 export const MAX_LATENCY_S = 5;
 export const FLOOR_BYTES_PER_WORKER = 2 * 1024 * 1024;

@@ -13,7 +13,7 @@
 
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MAX_BYTES_PER_REQUEST, MAX_RECORD_BYTES, MAX_RECORDS_PER_REQUEST } from '../shared/put-records-limits';
+import { MAX_BYTES_PER_REQUEST, MAX_RECORD_BYTES, MAX_RECORDS_PER_REQUEST } from '../../kinesis-limits';
 import { buildRecords, type OutboundRecord, type PendingEvent } from './aggregator';
 import { encodePutRecordsBody, putRecordsCommand } from './put-records-body';
 import type { ShardMap } from './shard-map';

@@ -5,7 +5,7 @@
 // reservation may go into debt and says how long to wait before sending. A throttle reported for a
 // shard slows that shard's bucket down; it recovers gradually once throttles stop.
 
-import { SHARD_BYTES_PER_SECOND, SHARD_RECORDS_PER_SECOND } from '../shared/put-records-limits';
+import { SHARD_BYTES_PER_SECOND, SHARD_RECORDS_PER_SECOND } from '../../kinesis-limits';
 
 const THROTTLE_FACTOR = 0.5;
 const MIN_FACTOR = 0.05;
