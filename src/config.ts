@@ -103,6 +103,11 @@ export const SERVE_SCHEMA = commandSchema({
   writeKeysFile: option({ flag: 'write-keys-file', kind: 'string', default: undefined, help: 'file of write keys, one per line (with or instead of --write-keys)' }),
   rateLimitPerIp: option({ flag: 'rate-limit-per-ip', kind: 'integer', default: 0, min: 0, max: 1_000_000, help: 'requests per second one client IP may send (429 past it); 0: no limit' }),
   maxEventDepth: option({ flag: 'max-event-depth', kind: 'integer', default: 32, min: 1, max: 1000, help: 'deepest JSON nesting accepted inside one event (400 past it)' }),
+  // Privacy and rejected requests (issue 18)
+  ipPolicy: option({ flag: 'ip-policy', kind: 'enum', default: 'keep', choices: ['keep', 'truncate', 'drop'], help: 'what of the client address is stored with each event: all of it, its network (IPv4 /24, IPv6 /48), or nothing' }),
+  rejectsFile: option({ flag: 'rejects-file', kind: 'string', default: undefined, help: 'NDJSON file keeping refused malformed or oversized requests (reason, time, route, address, body in base64); unset: not kept' }),
+  rejectsMaxBytes: option({ flag: 'rejects-max-bytes', kind: 'bytes', default: 64 * MiB, min: 1 * MiB, max: 64 * 1024 * MiB, help: 'total size of the rejects file and its rotated predecessors; the oldest is deleted past it' }),
+  rejectsPerSecond: option({ flag: 'rejects-per-second', kind: 'integer', default: 50, min: 1, max: 100_000, help: 'most refused requests kept per second; the rest are only counted' }),
   workers: option({ flag: 'workers', kind: 'integer', default: 2, min: 1, max: 64, help: 'shipper worker threads' }),
   batchesPerWorker: option({ flag: 'batches-per-worker', kind: 'integer', default: 4, min: 1, max: 64, help: 'PutRecords batches one worker keeps in flight at once' }),
   lingerMs: option({ flag: 'linger-ms', kind: 'integer', default: 50, min: 0, max: 60_000, help: 'longest time a record waits for its batch to fill' }),

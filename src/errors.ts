@@ -11,6 +11,9 @@ export const ERROR_CODES = {
   conflicting_content_length: { status: 400, meaning: 'several Content-Length headers with different values (RFC 9112 §6.3: the framing cannot be trusted); the connection is closed' },
   not_an_object: { status: 400, meaning: 'an event is not a JSON object' },
   too_deep: { status: 400, meaning: 'an event nests deeper than --max-event-depth' },
+  // Segment HTTP spec routes (src/http/segment-routes.ts)
+  segment_too_large: { status: 400, meaning: 'a Segment call is larger than 32 KB, or a Segment batch than 500 KB (Segment\'s own limits)' },
+  segment_invalid: { status: 400, meaning: 'a Segment batch has no "batch" array, or a call in it has no "type"' },
   missing_write_key: { status: 401, meaning: 'write keys are configured and the request has none (Authorization: Basic, or ?writeKey=)' },
   unknown_write_key: { status: 403, meaning: 'the write key is not one of --write-keys' },
   origin_not_allowed: { status: 403, meaning: 'the Origin is not in --cors-origins' },

@@ -26,6 +26,7 @@ import { RingWriter, type BatchDescriptor, type BatchLimits } from './ring/ring-
 import { MAX_BYTES_PER_REQUEST, MAX_RECORDS_PER_REQUEST } from './kinesis-limits';
 import { Shipper, type ShipperOptions } from './shipper/main-thread/shipper';
 import { shutdown, type GatewayParts } from './shutdown';
+import { rejectsFileOf } from './rejects/rejects-file';
 import { Spool, spoolCounters } from './spool/spool';
 import { waitForActiveStream } from './stream-status';
 
@@ -259,12 +260,14 @@ async function start(config: ServeConfig, log: Logger, lifecycle: Lifecycle, inj
     ready: () => (readiness.ready ? 1 : 0),
   }, { version: VERSION, uwsVersion: UWS_BUILD.version, uwsBuild: UWS_BUILD.kind });
 
+  const rejects = rejectsFileOf(config, metrics);
+  if (rejects) lifecycle.onClose('the rejects file', () => rejects.drained());
   const publicApp = createPublicApp({
     maxBodyBytes: config.maxBodyBytes, maxInflatedBytes: config.maxInflatedBytes, maxInflateRatio: config.maxInflateRatio,
     trustProxyHops: config.trustProxyHops, maxEventDepth: config.maxEventDepth,
     maxHeaderBytes: config.maxHeaderBytes, maxUrlBytes: config.maxUrlBytes, bodyTimeoutMs: config.bodyTimeoutMs,
     admission,
-    intake, readiness, metrics: requestMetrics, log,
+    intake, readiness, metrics: requestMetrics, log, ipPolicy: config.ipPolicy, rejects,
   });
   const adminApp = createAdminApp(registry, readiness, requestMetrics);
   const events = await listen(publicApp, config.host, config.port, 'events', lifecycle);

@@ -68,6 +68,12 @@ export class Admission {
     } else if (query.includes('writeKey=')) {
       key = new URLSearchParams(query).get('writeKey');
     }
+    return this.checkKey(key);
+  }
+
+  /** Checks a key found elsewhere (a Segment body's writeKey, a settings path); '' or null: none. */
+  checkKey(key: string | null): RequestError | undefined {
+    if (!this.writeKeys) return undefined;
     if (!key) return new RequestError('missing_write_key', 'a write key is required: Authorization: Basic <base64 of key:>, or ?writeKey=<key>');
     return this.writeKeys.has(key) ? undefined : new RequestError('unknown_write_key', 'the write key is not known');
   }

@@ -18,6 +18,9 @@ import { sendAccepted, sendError, writeCors } from './responses';
 import { uws, type HttpRequest, type HttpResponse, type TemplatedApp } from './uws';
 import type { Admission } from './admission';
 import { ROUTES } from '../metrics/metric-definitions';
+import type { RejectsFile } from '../rejects/rejects-file';
+import { storedAddress, type IpPolicy } from './ip-policy';
+import { addSegmentRoutes } from './segment-routes';
 
 export interface PublicAppOptions {
   readonly maxBodyBytes: number;
@@ -33,6 +36,10 @@ export interface PublicAppOptions {
   readonly maxUrlBytes: number;
   readonly bodyTimeoutMs: number;
   readonly log: Logger;
+  /** What of the client address events and kept rejects store (default keep). */
+  readonly ipPolicy?: IpPolicy;
+  /** Where refused requests are kept, when --rejects-file is set. */
+  readonly rejects?: RejectsFile;
 }
 
 const EVENTS_PATH = '/v1/events';
@@ -64,8 +71,11 @@ function mediaTypeFormat(mediaType: string): BodyFormat | undefined {
 }
 
 /** What a handler must copy from HttpRequest before returning: it is valid only synchronously. */
-interface RequestFacts {
+export interface RequestFacts {
+  /** The client address, for rate limits. */
   readonly ip: string;
+  /** The client address as --ip-policy lets it be stored. */
+  readonly storedIp: string;
   readonly userAgent: string;
   readonly origin: string;
   readonly corsOrigin: string | undefined;
@@ -113,17 +123,23 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     any: (path: string, handler: Handler) => uwsApp.any(path, guarded(path, handler)),
   };
 
+  const ipPolicy = options.ipPolicy ?? 'keep';
   function factsOf(head: RequestHead, res: HttpResponse): RequestFacts {
+    const ip = forwardedClient(head.forwardedFor, options.trustProxyHops) ?? clientAddress(res);
     return {
-      ip: forwardedClient(head.forwardedFor, options.trustProxyHops) ?? clientAddress(res),
+      ip,
+      storedIp: ipPolicy === 'keep' ? ip : storedAddress(ip, ipPolicy),
       userAgent: head.userAgent,
       origin: head.origin,
       corsOrigin: admission.allowOrigin(head.origin),
     };
   }
 
-  /** The checks every event request passes before its body is looked at, cheapest first. */
-  function admit(head: RequestHead, facts: RequestFacts): RequestError | undefined {
+  /**
+   * The checks every event request passes before its body is looked at, cheapest first. `checkKey`
+   * false: the write key may still come in the body (Segment), and is checked there.
+   */
+  function admit(head: RequestHead, facts: RequestFacts, checkKey = true): RequestError | undefined {
     if (!readiness.acceptingEvents) {
       return readiness.phase === 'starting'
         ? new RequestError('not_ready', 'the gateway is starting; retry shortly')
@@ -135,7 +151,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       return originRefusal;
     }
     return (admission.rateLimited ? admission.checkRate(facts.ip, Date.now()) : undefined)
-      ?? (admission.writeKeysConfigured ? admission.checkWriteKey(head.authorization, head.query) : undefined);
+      ?? (checkKey && admission.writeKeysConfigured ? admission.checkWriteKey(head.authorization, head.query) : undefined);
   }
 
   /**
@@ -144,11 +160,11 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
    * corked and only if the client is still there. Only a deferred answer needs to hear of an abort:
    * its handler replaces any the request had (the body is read by then).
    */
-  function take(res: HttpResponse, body: Uint8Array, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void): void {
+  function take(res: HttpResponse, body: Uint8Array, found: EventSpans, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void): void {
     let deferred = false;
     let answered = false;
     let aborted = false;
-    intake.take(body, spans, { receivedAt: Date.now(), ip: facts.ip, userAgent: facts.userAgent, path }, waitForStream, (result) => {
+    intake.take(body, found, { receivedAt: Date.now(), ip: facts.storedIp, userAgent: facts.userAgent, path }, waitForStream, (result) => {
       answered = true;
       if (!deferred) answer(result);
       else if (!aborted) res.cork(() => answer(result));
@@ -158,9 +174,13 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     res.onAborted(() => (aborted = true));
   }
 
-  function refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false): void {
+  /** Answers a refused event request; keeps it in --rejects-file when its reason is worth keeping. */
+  function refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false, route: Route = EVENTS_PATH, body?: Uint8Array): void {
     metrics.reject(error.code);
-    metrics.answerEvents(error.status, startedMs);
+    metrics.answerTimed(route, error.status, startedMs);
+    if (options.rejects && facts) {
+      options.rejects.keep({ reason: error.code, message: error.message, route, ip: facts.storedIp, userAgent: facts.userAgent, body }, Date.now());
+    }
     sendError(res, error, { close, corsOrigin: facts?.corsOrigin });
   }
 
@@ -197,27 +217,28 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
         return refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), started, facts, true);
       }
       if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started, facts);
+      const received = body;
       try {
         // Inflating is CPU work on the main thread: bounded by the size and ratio limits.
         if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
         scanEvents(body, format, options.maxEventDepth, spans);
-        take(res, body, EVENTS_PATH, facts, waitForStream, (answer) => {
+        take(res, body, spans, EVENTS_PATH, facts, waitForStream, (answer) => {
           if (answer.status === 503) return refuse(res, answer.error, started, facts);
           metrics.answerEvents(answer.status, started);
           sendAccepted(res, answer.status, answer.accepted, facts.corsOrigin);
         });
       } catch (err) {
-        if (err instanceof RequestError) return refuse(res, err, started, facts);
+        if (err instanceof RequestError) return refuse(res, err, started, facts, false, EVENTS_PATH, received);
         log.error({ err }, 'unexpected error while taking events');
-        refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'), started, facts);
+        refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'), started, facts, false, EVENTS_PATH, received);
       }
     });
   });
 
-  app.options(EVENTS_PATH, (res, _req, head) => {
+  function preflight(res: HttpResponse, head: RequestHead, route: Route): void {
     const facts = factsOf(head, res);
     if (facts.origin && !facts.corsOrigin && admission.corsConfigured) metrics.corsRefused.inc();
-    metrics.answer(EVENTS_PATH, 204);
+    metrics.answer(route, 204);
     res.writeStatus(STATUS_TEXT[204]);
     // A disallowed origin gets no CORS headers: the browser then blocks the request itself.
     if (facts.corsOrigin) {
@@ -227,7 +248,8 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       res.writeHeader('Access-Control-Max-Age', '86400');
     }
     res.endWithoutBody();
-  });
+  }
+  app.options(EVENTS_PATH, (res, _req, head) => preflight(res, head, EVENTS_PATH));
 
   // A pixel always answers with the image, even when its event is refused: a broken image icon on
   // the page helps no one. The refusal is counted.
@@ -246,7 +268,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       spans.clear();
       spans.starts.push(0);
       spans.ends.push(event.length);
-      take(res, event, PIXEL_PATH, facts, false, answerPixel);
+      take(res, event, spans, PIXEL_PATH, facts, false, answerPixel);
     } catch (err) {
       if (!(err instanceof RequestError)) log.error({ err }, 'unexpected error while taking a pixel event');
       metrics.reject(err instanceof RequestError ? err.code : 'internal');
@@ -255,6 +277,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   });
 
   app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST, OPTIONS'), performance.now(), undefined));
+  addSegmentRoutes({ app, options, factsOf, admit, take, refuse, preflight, bodyFormat });
   addHealthRoutes(app, readiness, metrics);
   app.any('/*', (res, req) => {
     metrics.answer('other', 404);

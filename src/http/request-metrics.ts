@@ -30,7 +30,12 @@ export class RequestMetrics {
 
   /** An answer to POST /v1/events, timed from `startedMs` (performance.now() at its headers). */
   answerEvents(status: number, startedMs: number): void {
-    this.answer('/v1/events', status);
+    this.answerTimed('/v1/events', status, startedMs);
+  }
+
+  /** An answer to an event POST on `route`, timed from `startedMs`. */
+  answerTimed(route: Route, status: number, startedMs: number): void {
+    this.answer(route, status);
     this.eventRequestDuration.observe((performance.now() - startedMs) / 1000);
   }
 

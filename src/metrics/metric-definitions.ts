@@ -3,7 +3,12 @@
 
 import { ERROR_CODES } from '../errors';
 
-export const ROUTES = ['/v1/events', '/v1/pixel.gif', '/healthz', '/readyz', 'other'] as const;
+/** The Segment HTTP spec's routes (src/http/segment-routes.ts), long and short forms. */
+export const SEGMENT_ROUTES = [
+  '/v1/track', '/v1/page', '/v1/identify', '/v1/screen', '/v1/group', '/v1/alias', '/v1/batch',
+  '/v1/t', '/v1/p', '/v1/i', '/v1/s', '/v1/g', '/v1/a', '/v1/b', '/v1/projects/*',
+] as const;
+export const ROUTES = ['/v1/events', '/v1/pixel.gif', ...SEGMENT_ROUTES, '/healthz', '/readyz', 'other'] as const;
 export const STATUSES = ['200', '202', '204', '400', '401', '403', '404', '405', '408', '411', '413', '414', '415', '429', '431', '500', '503'] as const;
 export const REJECT_REASONS = Object.keys(ERROR_CODES) as (keyof typeof ERROR_CODES)[];
 /** Per-entry error codes of PutRecords answers; anything else is counted as `other`. */
@@ -20,6 +25,7 @@ export const SHARD_LABELS = Array.from({ length: SHARD_SLOTS }, (_, i) => `shard
 export const DEAD_LETTER_REASONS = ['expired', 'refused'] as const;
 export const SHARD_MAP_OUTCOMES = ['ok', 'error'] as const;
 export const ACK_MODES = ['memory', 'disk', 'stream'] as const;
+export const REJECTS_FILE_OUTCOMES = ['kept', 'rate_limited', 'failed'] as const;
 const COMMIT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const ACK_WAIT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -45,7 +51,7 @@ function histogram(name: string, help: string, buckets: readonly number[], label
 export const METRICS = {
   requests: counter('gateway_requests_total', 'HTTP requests answered, by route and status', { route: ROUTES, status: STATUSES }),
   eventsAccepted: counter('gateway_events_accepted_total', 'Events acknowledged to clients and written to the buffer'),
-  requestDuration: histogram('gateway_request_duration_seconds', 'Time from the headers of a POST /v1/events to its answer, body reading included', REQUEST_BUCKETS),
+  requestDuration: histogram('gateway_request_duration_seconds', 'Time from the headers of an event POST (/v1/events and the Segment routes) to its answer, body reading included', REQUEST_BUCKETS),
   corsRefused: counter('gateway_cors_refused_total', 'Requests and preflights from an Origin not in --cors-origins'),
   workerRestarts: counter('gateway_worker_restarts_total', 'Shipper worker threads started again after one ended'),
   eventsRejected: counter('gateway_events_rejected_total', 'Requests whose events were refused, by reason', { reason: REJECT_REASONS }),
@@ -71,5 +77,6 @@ export const METRICS = {
   spoolCorrupt: counter('gateway_spool_corrupt_entries_total', 'Damaged or torn spool entries skipped while loading (one per damaged stretch)'),
   spoolCommits: counter('gateway_spool_commits_total', 'Group commits (write + fdatasync) of the spool, by outcome (error: their requests got 503)', { outcome: REQUEST_OUTCOMES }),
   spoolCommitDuration: histogram('gateway_spool_commit_duration_seconds', 'Duration of one spool group commit (write + fdatasync)', COMMIT_BUCKETS),
+  rejectsFile: counter('gateway_rejects_file_total', 'Refused requests offered to --rejects-file, by outcome (rate_limited: over --rejects-per-second, only counted)', { outcome: REJECTS_FILE_OUTCOMES }),
   putRecordsDuration: histogram('gateway_put_records_duration_seconds', 'Duration of one PutRecords call', LATENCY_BUCKETS),
 } as const;

@@ -1,0 +1,151 @@
+// The Segment HTTP spec on the public port, so analytics.js / analytics-next / analytics-node point at
+// the gateway unchanged: POST /v1/{track,page,identify,screen,group,alias,batch} and the short forms
+// analytics-next uses, /v1/{t,p,i,s,g,a,b}; and GET /v1/projects/{writeKey}/settings, the CDN
+// settings analytics-next loads at start, pointing its Segment.io destination back here. The calls
+// take the /v1/events path from admission to the ring; only their reading (src/events/segment.ts)
+// and their answer, 200 {"success":true}, are Segment's.
+
+import { RequestError, STATUS_TEXT } from '../errors';
+import type { EventSpans, BodyFormat } from '../events/json-scan';
+import { SegmentReader, type SegmentType } from '../events/segment';
+import type { Answer } from '../intake/intake';
+import type { PublicAppOptions, RequestFacts } from './public-app';
+import { bodyEncoding, inflateBody } from './inflate';
+import { readBody } from './read-body';
+import type { RequestHead } from './request-head';
+import type { Route } from './request-metrics';
+import { sendError, writeCors } from './responses';
+import type { HttpRequest, HttpResponse } from './uws';
+
+type Handler = (res: HttpResponse, req: HttpRequest, head: RequestHead) => void;
+
+/** What the public app lends its Segment routes: the same checks, intake and refusals as /v1/events. */
+export interface EventRouteKit {
+  readonly app: { post(path: string, h: Handler): unknown; get(path: string, h: Handler): unknown; options(path: string, h: Handler): unknown; any(path: string, h: Handler): unknown };
+  readonly options: PublicAppOptions;
+  factsOf(head: RequestHead, res: HttpResponse): RequestFacts;
+  admit(head: RequestHead, facts: RequestFacts, checkKey: boolean): RequestError | undefined;
+  take(res: HttpResponse, body: Uint8Array, spans: EventSpans, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void): void;
+  refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close: boolean, route: Route, body?: Uint8Array): void;
+  preflight(res: HttpResponse, head: RequestHead, route: Route): void;
+  bodyFormat(contentType: string): BodyFormat | undefined;
+}
+
+const CALLS: readonly (readonly [Route, Route, SegmentType | 'batch'])[] = [
+  ['/v1/track', '/v1/t', 'track'], ['/v1/page', '/v1/p', 'page'], ['/v1/identify', '/v1/i', 'identify'], ['/v1/screen', '/v1/s', 'screen'],
+  ['/v1/group', '/v1/g', 'group'], ['/v1/alias', '/v1/a', 'alias'], ['/v1/batch', '/v1/b', 'batch'],
+];
+const SETTINGS_ROUTE = '/v1/projects/*';
+const SETTINGS_PATH = /^\/v1\/projects\/([^/]+)\/settings$/;
+const SUCCESS = Buffer.from('{"success":true}');
+const STATUS_200 = Buffer.from(STATUS_TEXT[200]);
+
+function sendSuccess(res: HttpResponse, corsOrigin: string | undefined): void {
+  res.writeStatus(STATUS_200);
+  res.writeHeader('Content-Type', 'application/json');
+  writeCors(res, corsOrigin);
+  res.end(SUCCESS);
+}
+
+/**
+ * What analytics-next needs to start: its Segment.io destination sending here, no other
+ * destinations, no remote plugins or middleware, and no metrics sent to Segment.
+ */
+export function segmentSettings(writeKey: string, apiHost: string, protocol: string): string {
+  return JSON.stringify({
+    integrations: { 'Segment.io': { apiKey: writeKey, apiHost, protocol, unbundledIntegrations: [], addBundledMetadata: false } },
+    plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
+    edgeFunction: {}, analyticsNextEnabled: true, middlewareSettings: {}, enabledMiddleware: {}, metrics: { sampleRate: 0 },
+    legacyVideoPluginsEnabled: false, remotePlugins: [],
+  });
+}
+
+export function addSegmentRoutes(kit: EventRouteKit): void {
+  const { app, options } = kit;
+  const { metrics, readiness, admission, log } = options;
+  const reader = new SegmentReader();
+
+  function addCall(path: Route, type: SegmentType | 'batch'): void {
+    app.post(path, (res, _req, head) => {
+      const started = performance.now();
+      const facts = kit.factsOf(head, res);
+      const refuse = (error: RequestError, close = false, body?: Uint8Array) => kit.refuse(res, error, started, facts, close, path, body);
+      // A key in the head is checked before the body is read; otherwise it must come in the body.
+      const keyInHead = head.authorization !== '' || head.query.includes('writeKey=');
+      const refusal = kit.admit(head, facts, keyInHead);
+      if (refusal) return refuse(refusal, true);
+      if (head.contentLength === '' && head.transferEncoding.toLowerCase() !== 'chunked') {
+        return refuse(new RequestError('length_required', 'send Content-Length (or a chunked body)'), true);
+      }
+      const format = kit.bodyFormat(head.contentType);
+      if (format === undefined || format === 'ndjson') {
+        return refuse(new RequestError('unsupported_media_type', `Content-Type ${head.contentType} is not accepted; send application/json or text/plain`), true);
+      }
+      const encoding = bodyEncoding(head.contentEncoding);
+      if (encoding === undefined) {
+        return refuse(new RequestError('unsupported_media_type', `Content-Encoding ${head.contentEncoding} is not accepted; send gzip, deflate or identity`), true);
+      }
+      const declaredLength = Number(head.contentLength || 0);
+      if (declaredLength > options.maxBodyBytes) {
+        return refuse(new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), true);
+      }
+      readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, (body) => {
+        if (body === 'timeout') return res.cork(() => refuse(new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), true));
+        if (body === 'too_large') return refuse(new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), true);
+        if (!readiness.acceptingEvents) return refuse(new RequestError('draining', 'the gateway is shutting down; retry on another instance'));
+        const received = body;
+        try {
+          if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
+          reader.read(body, type, options.maxEventDepth);
+          const keyRefusal = keyInHead ? undefined : admission.checkKey(reader.writeKey);
+          if (keyRefusal) return refuse(keyRefusal);
+          kit.take(res, reader.body, reader.spans, path, facts, false, (answer) => {
+            if (answer.status === 503) return refuse(answer.error);
+            metrics.answerTimed(path, 200, started);
+            sendSuccess(res, facts.corsOrigin);
+          });
+        } catch (err) {
+          if (err instanceof RequestError) return refuse(err, false, received);
+          log.error({ err }, 'unexpected error while taking Segment calls');
+          refuse(new RequestError('internal', 'unexpected error; the events were not accepted'), false, received);
+        }
+      });
+    });
+    app.options(path, (res, _req, head) => kit.preflight(res, head, path));
+    app.any(path, (res, req) => {
+      metrics.reject('method_not_allowed');
+      metrics.answer(path, 405);
+      sendError(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), path, 'POST, OPTIONS'));
+    });
+  }
+  for (const [long, short, type] of CALLS) {
+    addCall(long, type);
+    addCall(short, type);
+  }
+
+  app.get(SETTINGS_ROUTE, (res, req, head) => {
+    const facts = kit.factsOf(head, res);
+    const match = SETTINGS_PATH.exec(req.getUrl());
+    if (!match) {
+      metrics.answer(SETTINGS_ROUTE, 404);
+      return sendError(res, new RequestError('not_found', `no route GET ${req.getUrl()}`), { corsOrigin: facts.corsOrigin });
+    }
+    const writeKey = decodeURIComponent(match[1]);
+    // Behind a proxy that terminates TLS, the scheme the browser used is the proxy's to say.
+    const forwardedProto = options.trustProxyHops > 0 ? req.getHeader('x-forwarded-proto').split(',', 1)[0].trim() : '';
+    const protocol = forwardedProto === 'https' ? 'https' : 'http';
+    const host = req.getHeader('host');
+    const refusal = admission.checkOrigin(facts.origin) ?? admission.checkKey(writeKey);
+    if (refusal) {
+      metrics.reject(refusal.code);
+      metrics.answer(SETTINGS_ROUTE, refusal.status);
+      return sendError(res, refusal, { corsOrigin: facts.corsOrigin });
+    }
+    metrics.answer(SETTINGS_ROUTE, 200);
+    res.writeStatus(STATUS_200);
+    res.writeHeader('Content-Type', 'application/json');
+    res.writeHeader('Cache-Control', 'public, max-age=300');
+    writeCors(res, facts.corsOrigin);
+    res.end(segmentSettings(writeKey, `${host}/v1`, protocol));
+  });
+}
