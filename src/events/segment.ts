@@ -18,12 +18,29 @@ const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, LBRACE = 0x7b, RBRACE = 0x7d
 
 /** Byte ranges of one JSON object's members: key (with its quotes) and value. Reused per request. */
 class Members {
-  keyStarts: number[] = [];
-  keyEnds: number[] = [];
-  valueStarts: number[] = [];
-  valueEnds: number[] = [];
-  get count(): number {
-    return this.keyStarts.length;
+  count = 0;
+  keyStarts = new Int32Array(64);
+  keyEnds = new Int32Array(64);
+  valueStarts = new Int32Array(64);
+  valueEnds = new Int32Array(64);
+
+  add(keyStart: number, keyEnd: number, valueStart: number, valueEnd: number): void {
+    if (this.count === this.keyStarts.length) {
+      const grow = (a: Int32Array) => {
+        const grown = new Int32Array(a.length * 2);
+        grown.set(a);
+        return grown;
+      };
+      this.keyStarts = grow(this.keyStarts);
+      this.keyEnds = grow(this.keyEnds);
+      this.valueStarts = grow(this.valueStarts);
+      this.valueEnds = grow(this.valueEnds);
+    }
+    const i = this.count++;
+    this.keyStarts[i] = keyStart;
+    this.keyEnds[i] = keyEnd;
+    this.valueStarts[i] = valueStart;
+    this.valueEnds[i] = valueEnd;
   }
 }
 
@@ -36,10 +53,14 @@ function skipSpace(buf: Uint8Array, at: number): number {
   return at;
 }
 
-/** The offset after the string whose opening quote is at `at`. */
+/** The offset after the string whose opening quote is at `at`: the first quote not escaped (found natively). */
 function stringEnd(buf: Uint8Array, at: number): number {
-  for (at++; buf[at] !== QUOTE; at++) if (buf[at] === BACKSLASH) at++;
-  return at + 1;
+  for (;;) {
+    at = buf.indexOf(QUOTE, at + 1);
+    let backslashes = 0;
+    while (buf[at - 1 - backslashes] === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at + 1;
+  }
 }
 
 /** The offset after the value at `at`; the bytes were checked by the scanner, so only its shape is followed. */
@@ -63,21 +84,19 @@ function valueEnd(buf: Uint8Array, at: number): number {
   }
 }
 
-/** Fills `into` with the members of the (checked) object at `at`. */
-function readMembers(buf: Uint8Array, at: number, into: Members): void {
-  into.keyStarts.length = into.keyEnds.length = into.valueStarts.length = into.valueEnds.length = 0;
+/** Fills `into` with the members of the (checked) object at `at`; returns the offset after it. */
+function readMembers(buf: Uint8Array, at: number, into: Members): number {
+  into.count = 0;
   at = skipSpace(buf, at + 1);
   while (buf[at] === QUOTE) {
     const keyEnd = stringEnd(buf, at);
-    into.keyStarts.push(at);
-    into.keyEnds.push(keyEnd);
     const valueStart = skipSpace(buf, skipSpace(buf, keyEnd) + 1); // past the colon
     const end = valueEnd(buf, valueStart);
-    into.valueStarts.push(valueStart);
-    into.valueEnds.push(end);
+    into.add(at, keyEnd, valueStart, end);
     at = skipSpace(buf, end);
     if (buf[at] === COMMA) at = skipSpace(buf, at + 1);
   }
+  return at + 1; // the closing brace
 }
 
 /** A key's text: its bytes between the quotes, decoded only when it has an escape. */
@@ -105,6 +124,38 @@ function indexOfKey(buf: Uint8Array, members: Members, name: string): number {
   return -1;
 }
 
+// The keys the spec gives a meaning, one bit each, so that an event's keys are each looked at once.
+const OTHER = 0, WRITE_KEY = 1, MESSAGE_ID = 2, TYPE = 4, SENT_AT = 8, CONTEXT = 16, INTEGRATIONS = 32;
+const MEANINGFUL: readonly (readonly [string, number])[] = [
+  ['writeKey', WRITE_KEY], ['messageId', MESSAGE_ID], ['type', TYPE], ['sentAt', SENT_AT], ['context', CONTEXT], ['integrations', INTEGRATIONS],
+];
+
+/** Which meaningful key the key at start..end is: picked by its first letter, then compared. */
+function keyOf(buf: Uint8Array, start: number, end: number): number {
+  let index: number;
+  switch (buf[start + 1]) {
+    case 0x77: index = 0; break; // w
+    case 0x6d: index = 1; break; // m
+    case 0x74: index = 2; break; // t
+    case 0x73: index = 3; break; // s
+    case 0x63: index = 4; break; // c
+    case 0x69: index = 5; break; // i
+    case BACKSLASH:
+      for (const [name, bit] of MEANINGFUL) if (keyIs(buf, start, end, name)) return bit;
+      return OTHER;
+    default:
+      return OTHER;
+  }
+  const [name, bit] = MEANINGFUL[index];
+  return keyIs(buf, start, end, name) ? bit : OTHER;
+}
+
+const TYPE_MEMBERS = Object.fromEntries(SEGMENT_TYPES.map((type) => [type, Buffer.from(`"type":"${type}"`)])) as Record<SegmentType, Buffer>;
+const MESSAGE_ID_MEMBER = Buffer.from('"messageId":"');
+const CONTEXT_MEMBER = Buffer.from('"context":');
+const INTEGRATIONS_MEMBER = Buffer.from('"integrations":');
+const SENT_AT_MEMBER = Buffer.from('"sentAt":');
+
 /** Batch-level values copied into each event of a batch: byte ranges of the request body, or -1. */
 interface BatchShared {
   contextAt: number;
@@ -123,6 +174,9 @@ export class SegmentReader {
   writeKey = '';
   private out = Buffer.allocUnsafe(64 * 1024);
   private length = 0;
+  /** Where the event being written goes on, and where its first member starts. */
+  private at = 0;
+  private first = 0;
   private readonly call = new Members();
   private readonly event = new Members();
   private readonly shared = new Members();
@@ -158,12 +212,11 @@ export class SegmentReader {
     let element = skipSpace(body, this.call.valueStarts[batchAt] + 1);
     while (body[element] !== RBRACKET) {
       const index = scanned.count;
-      const end = valueEnd(body, element);
       if (body[element] !== LBRACE) throw new RequestError('not_an_object', `event ${index}: expected a JSON object`);
+      const end = readMembers(body, element, this.event);
       if (end - element > SEGMENT_MAX_EVENT_BYTES) {
         throw new RequestError('segment_too_large', `event ${index}: ${end - element} bytes, more than Segment's limit of ${SEGMENT_MAX_EVENT_BYTES} for a call`);
       }
-      readMembers(body, element, this.event);
       if (indexOfKey(body, this.event, 'type') < 0) throw new RequestError('segment_invalid', `event ${index}: a call in a batch needs a "type"`);
       this.copyEvent(body, this.event, undefined, shared);
       element = skipSpace(body, end);
@@ -194,68 +247,72 @@ export class SegmentReader {
     return JSON.parse(Buffer.from(body.subarray(members.valueStarts[i], members.valueEnds[i])).toString('utf8'));
   }
 
-  /** Copies one event: its members but the write key, merged batch objects, and what it lacks. */
+  /**
+   * Copies one event: its members but the write key, merged batch objects, and what it lacks. The
+   * members kept as sent are copied in runs, separators and all: most events are one or two runs.
+   */
   private copyEvent(body: Uint8Array, members: Members, type: SegmentType | undefined, shared: BatchShared | undefined): void {
     const start = this.length;
-    let need = 4;
-    for (let i = 0; i < members.count; i++) need += members.valueEnds[i] - members.keyStarts[i] + 1;
-    if (shared) need += this.sharedBytes(body, shared);
-    this.ensure(start + need + 128);
+    const count = members.count;
+    const objectBytes = count === 0 ? 0 : members.valueEnds[count - 1] - members.keyStarts[0];
+    this.ensure(start + objectBytes + (shared ? this.sharedBytes(body, shared) : 0) + 128);
     const out = this.out;
-    let at = start;
-    out[at++] = LBRACE;
-    const put = (from: number, to: number) => {
-      if (at > start + 1) out[at++] = COMMA;
-      out.set(body.subarray(from, to), at);
-      at += to - from;
-    };
-    let hasMessageId = false, hasType = false, hasContext = false, hasIntegrations = false, hasSentAt = false;
-    for (let i = 0; i < members.count; i++) {
+    out[start] = LBRACE;
+    this.at = start + 1;
+    this.first = this.at;
+    let seen = 0;
+    let runStart = -1;
+    for (let i = 0; i < count; i++) {
       const keyStart = members.keyStarts[i], keyEnd = members.keyEnds[i];
-      const is = (name: string) => keyIs(body, keyStart, keyEnd, name);
-      if (is('writeKey')) continue;
-      if (is('messageId')) hasMessageId = true;
-      else if (is('type')) hasType = true;
-      else if (is('sentAt')) hasSentAt = true;
-      else if (shared && (is('context') || is('integrations'))) {
-        const isContext = is('context');
-        if (isContext) hasContext = true;
-        else hasIntegrations = true;
-        const sharedAt = isContext ? shared.contextAt : shared.integrationsAt;
-        if (sharedAt >= 0 && body[members.valueStarts[i]] === LBRACE) {
-          put(keyStart, keyEnd);
-          out[at++] = 0x3a; // :
-          at = this.writeMerged(body, sharedAt, members.valueStarts[i], at);
-          continue;
-        }
+      const key = keyOf(body, keyStart, keyEnd);
+      seen |= key;
+      const sharedAt = !shared || body[members.valueStarts[i]] !== LBRACE ? -1 : key === CONTEXT ? shared.contextAt : key === INTEGRATIONS ? shared.integrationsAt : -1;
+      if (key !== WRITE_KEY && sharedAt < 0) {
+        if (runStart < 0) runStart = keyStart;
+        continue;
       }
-      put(keyStart, members.valueEnds[i]);
+      if (runStart >= 0) this.copy(body, runStart, members.valueEnds[i - 1]);
+      runStart = -1;
+      if (key === WRITE_KEY) continue;
+      this.copy(body, keyStart, keyEnd);
+      out[this.at++] = 0x3a; // :
+      this.at = this.writeMerged(body, sharedAt, members.valueStarts[i], this.at);
     }
-    const member = (name: string, value: string | undefined, from = 0, to = 0) => {
-      if (at > start + 1) out[at++] = COMMA;
-      at += out.write(`"${name}":`, at, 'latin1');
-      if (value !== undefined) at += out.write(value, at, 'latin1');
-      else {
-        out.set(body.subarray(from, to), at);
-        at += to - from;
-      }
-    };
-    if (!hasType && type) member('type', `"${type}"`);
-    if (!hasMessageId) {
-      member('messageId', '"');
-      writeEventId(out, at, Date.now());
-      at += EVENT_ID_LENGTH;
-      out[at++] = QUOTE;
+    if (runStart >= 0) this.copy(body, runStart, members.valueEnds[count - 1]);
+    if (!(seen & TYPE) && type) this.member(TYPE_MEMBERS[type]);
+    if (!(seen & MESSAGE_ID)) {
+      this.member(MESSAGE_ID_MEMBER);
+      writeEventId(out, this.at, Date.now());
+      this.at += EVENT_ID_LENGTH;
+      out[this.at++] = QUOTE;
     }
     if (shared) {
-      if (!hasContext && shared.contextAt >= 0) member('context', undefined, shared.contextAt, valueEnd(body, shared.contextAt));
-      if (!hasIntegrations && shared.integrationsAt >= 0) member('integrations', undefined, shared.integrationsAt, valueEnd(body, shared.integrationsAt));
-      if (!hasSentAt && shared.sentAtStart >= 0) member('sentAt', undefined, shared.sentAtStart, shared.sentAtEnd);
+      if (!(seen & CONTEXT) && shared.contextAt >= 0) this.member(CONTEXT_MEMBER, body, shared.contextAt, valueEnd(body, shared.contextAt));
+      if (!(seen & INTEGRATIONS) && shared.integrationsAt >= 0) this.member(INTEGRATIONS_MEMBER, body, shared.integrationsAt, valueEnd(body, shared.integrationsAt));
+      if (!(seen & SENT_AT) && shared.sentAtStart >= 0) this.member(SENT_AT_MEMBER, body, shared.sentAtStart, shared.sentAtEnd);
     }
-    out[at++] = RBRACE;
+    out[this.at++] = RBRACE;
     this.spans.starts.push(start);
-    this.spans.ends.push(at);
-    this.length = at;
+    this.spans.ends.push(this.at);
+    this.length = this.at;
+  }
+
+  /** Copies body[from, to) into the event being written, after a comma unless it is the first member. */
+  private copy(body: Uint8Array, from: number, to: number): void {
+    if (this.at > this.first) this.out[this.at++] = COMMA;
+    this.out.set(body.subarray(from, to), this.at);
+    this.at += to - from;
+  }
+
+  /** Writes a member's `"name":` bytes and, when given, its value copied from the body. */
+  private member(name: Buffer, body?: Uint8Array, from = 0, to = 0): void {
+    if (this.at > this.first) this.out[this.at++] = COMMA;
+    name.copy(this.out, this.at);
+    this.at += name.length;
+    if (body) {
+      this.out.set(body.subarray(from, to), this.at);
+      this.at += to - from;
+    }
   }
 
   private sharedBytes(body: Uint8Array, shared: BatchShared): number {
