@@ -10,9 +10,26 @@ import { waitUntilShipped } from '../test/support/load';
 import { startGateway, startLocalKinesis } from '../test/support/processes';
 import { descendantsOf } from './cpu';
 
+const LOAD_BALANCER_HEADERS_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36';
+
 /** 160 bytes, a typical page view. */
 export const EVENT = JSON.stringify({ type: 'page_view', url: 'https://example.com/products/123?ref=home', referrer: 'https://example.com/', screen: '1920x1080', session: 'b2c1f0a4e5d6' });
 const BATCH = Array.from({ length: 100 }, () => EVENT).join('\n');
+/** An analytics-next track call as it sends it (text/plain, the write key in the body): about 700 bytes. */
+export const SEGMENT_TRACK = JSON.stringify({
+  timestamp: '2026-11-27T16:00:00.000Z', integrations: {}, type: 'track', event: 'Product Viewed', properties: { product_id: '123', price: 12.5 },
+  messageId: 'ajs-next-1764259200000-5c1ea4b0-7f7e-4b0e-9c5b-8f3d4d0b8e2a', anonymousId: '8e2f9d7a-3d2c-4b6e-9a8f-1c2d3e4f5a6b', userId: null,
+  writeKey: 'bench-write-key', sentAt: '2026-11-27T16:00:00.010Z', _metadata: { bundled: ['Segment.io'], unbundled: [], bundledIds: [] },
+  context: {
+    page: { path: '/products/123', referrer: 'https://example.com/', search: '?ref=home', title: 'Product 123', url: 'https://example.com/products/123?ref=home' },
+    userAgent: LOAD_BALANCER_HEADERS_UA, locale: 'en-US', library: { name: 'analytics.js', version: 'npm:next-1.84.3' },
+  },
+});
+/** What analytics-node posts to /v1/batch: 20 calls, the batch's writeKey and sentAt. */
+const SEGMENT_BATCH = JSON.stringify({
+  batch: Array.from({ length: 20 }, (_, i) => ({ ...JSON.parse(SEGMENT_TRACK), writeKey: undefined, messageId: `node-next-1764259200000-${i}` })),
+  writeKey: 'bench-write-key', sentAt: '2026-11-27T16:00:00.010Z',
+});
 const PIXEL_PATH = '/v1/pixel.gif?e=page_view&url=%2Fproducts%2F123&ref=home&screen=1920x1080';
 
 /**
@@ -25,7 +42,7 @@ export const LOAD_BALANCER_HEADERS: Readonly<Record<string, string>> = {
   'x-forwarded-proto': 'https',
   'x-forwarded-port': '443',
   'x-amzn-trace-id': 'Root=1-67891233-abcdef012345678912345678',
-  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36',
+  'user-agent': LOAD_BALANCER_HEADERS_UA,
 };
 
 /** Browsers and load balancers send one request at a time per connection. */
@@ -139,6 +156,9 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'single', ...single, pipelining: 1, headline: true, start: gateway },
   { name: 'pixel', method: 'GET', path: PIXEL_PATH, eventsPerRequest: 1, pipelining: 1, headline: true, start: gateway },
   { name: 'batch', ...single, body: BATCH, contentType: 'application/x-ndjson', eventsPerRequest: 100, pipelining: 1, headline: true, start: gateway },
+  // The Segment routes (docs/tracking-sdks.md): analytics-next's one call per request, analytics-node's batch.
+  { name: 'segment-t', ...single, path: '/v1/t', body: SEGMENT_TRACK, contentType: 'text/plain', pipelining: 1, headline: true, start: gateway },
+  { name: 'segment-batch', ...single, path: '/v1/batch', body: SEGMENT_BATCH, eventsPerRequest: 20, pipelining: 1, headline: true, start: gateway },
   { name: 'fastify-peer', ...single, pipelining: 1, headline: true, start: (stream) => startWithOwnKinesis('fastify-peer-server.js', stream, fastifyDrained) },
   // It answers only after PutRecord: nothing is left to ship when the load stops.
   { name: 'seed-design', ...single, pipelining: 1, headline: true, start: (stream) => startWithOwnKinesis('seed-design-server.js', stream, async () => true) },
@@ -152,7 +172,7 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 /** The scenarios run at a fixed rate as well, for CPU per request. */
-export const FIXED_RATE_SCENARIOS = ['bare', 'single', 'fastify-peer'];
+export const FIXED_RATE_SCENARIOS = ['bare', 'single', 'fastify-peer', 'segment-t', 'segment-batch'];
 
 export function scenario(name: string): Scenario {
   const found = SCENARIOS.find((s) => s.name === name);
