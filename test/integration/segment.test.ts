@@ -172,6 +172,20 @@ describe('Segment routes by hand', () => {
   });
 });
 
+describe('--ip-policy and --rejects-file on the other routes', () => {
+  it('store the truncated address from /v1/events and the pixel too, and keep a refused /v1/events body', async () => {
+    assert.equal((await post(gateway.url(`/v1/events?writeKey=${KEY}`), '{"marker":"events-route"}')).status, 202);
+    assert.equal((await fetch(gateway.url(`/v1/pixel.gif?writeKey=${KEY}&marker=pixel-route`))).status, 200);
+    const bad = '[{"marker":"kept-events"},"not an object"]';
+    assert.equal((await post(gateway.url(`/v1/events?writeKey=${KEY}`), bad)).status, 400);
+    const envelopes = (await stream()).filter((e) => e.event.marker === 'events-route' || e.event.marker === 'pixel-route');
+    assert.deepEqual(envelopes.map((e) => e.path).sort(), ['/v1/events', '/v1/pixel.gif']);
+    for (const e of envelopes) assert.match(e.ip, /^(127\.0\.0\.0|::ffff:127\.0\.0\.0)$/);
+    await until('the refused /v1/events body is kept', () => readFileSync(rejectsFile, 'utf8').split('\n').filter(Boolean)
+      .map((line) => JSON.parse(line)).some((l) => l.route === '/v1/events' && l.reason === 'not_an_object' && Buffer.from(l.body, 'base64').toString() === bad));
+  });
+});
+
 describe('a rate-limited gateway', () => {
   it('makes analytics-node wait out Retry-After and deliver', async () => {
     const limited = await startGateway(['--rate-limit-per-ip', '1']);
