@@ -21,7 +21,9 @@ export const SEGMENT_TRACK = JSON.stringify({
   messageId: 'ajs-next-1764259200000-5c1ea4b0-7f7e-4b0e-9c5b-8f3d4d0b8e2a', anonymousId: '8e2f9d7a-3d2c-4b6e-9a8f-1c2d3e4f5a6b', userId: null,
   writeKey: 'bench-write-key', sentAt: '2026-11-27T16:00:00.010Z', _metadata: { bundled: ['Segment.io'], unbundled: [], bundledIds: [] },
   context: {
-    page: { path: '/products/123', referrer: 'https://example.com/', search: '?ref=home', title: 'Product 123', url: 'https://example.com/products/123?ref=home' },
+    page: {
+      path: '/products/123', referrer: 'https://example.com/', search: '?ref=home', title: 'Product 123', url: 'https://example.com/products/123?ref=home',
+    },
     userAgent: LOAD_BALANCER_HEADERS_UA, locale: 'en-US', library: { name: 'analytics.js', version: 'npm:next-1.84.3' },
   },
 });

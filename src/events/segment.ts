@@ -191,7 +191,8 @@ export class SegmentReader {
   read(body: Uint8Array, type: SegmentType | 'batch', maxDepth: number): void {
     const limit = type === 'batch' ? SEGMENT_MAX_BATCH_BYTES : SEGMENT_MAX_EVENT_BYTES;
     if (body.length > limit) {
-      throw new RequestError('segment_too_large', `the body has ${body.length} bytes, more than Segment's limit of ${limit} for a ${type === 'batch' ? 'batch' : 'call'}`);
+      const what = type === 'batch' ? 'batch' : 'call';
+      throw new RequestError('segment_too_large', `the body has ${body.length} bytes, more than Segment's limit of ${limit} for a ${what}`);
     }
     // A batch's events sit two levels down (the call object, its batch array): the depth limit is per event.
     const scanned = this.spans;
@@ -215,7 +216,8 @@ export class SegmentReader {
       if (body[element] !== LBRACE) throw new RequestError('not_an_object', `event ${index}: expected a JSON object`);
       const end = readMembers(body, element, this.event);
       if (end - element > SEGMENT_MAX_EVENT_BYTES) {
-        throw new RequestError('segment_too_large', `event ${index}: ${end - element} bytes, more than Segment's limit of ${SEGMENT_MAX_EVENT_BYTES} for a call`);
+        const limit = SEGMENT_MAX_EVENT_BYTES;
+        throw new RequestError('segment_too_large', `event ${index}: ${end - element} bytes, more than Segment's limit of ${limit} for a call`);
       }
       if (indexOfKey(body, this.event, 'type') < 0) throw new RequestError('segment_invalid', `event ${index}: a call in a batch needs a "type"`);
       this.copyEvent(body, this.event, undefined, shared);
@@ -266,7 +268,8 @@ export class SegmentReader {
       const keyStart = members.keyStarts[i], keyEnd = members.keyEnds[i];
       const key = keyOf(body, keyStart, keyEnd);
       seen |= key;
-      const sharedAt = !shared || body[members.valueStarts[i]] !== LBRACE ? -1 : key === CONTEXT ? shared.contextAt : key === INTEGRATIONS ? shared.integrationsAt : -1;
+      const sharedObject = key === CONTEXT ? shared?.contextAt : key === INTEGRATIONS ? shared?.integrationsAt : undefined;
+      const sharedAt = sharedObject === undefined || body[members.valueStarts[i]] !== LBRACE ? -1 : sharedObject;
       if (key !== WRITE_KEY && sharedAt < 0) {
         if (runStart < 0) runStart = keyStart;
         continue;
@@ -288,7 +291,8 @@ export class SegmentReader {
     }
     if (shared) {
       if (!(seen & CONTEXT) && shared.contextAt >= 0) this.member(CONTEXT_MEMBER, body, shared.contextAt, valueEnd(body, shared.contextAt));
-      if (!(seen & INTEGRATIONS) && shared.integrationsAt >= 0) this.member(INTEGRATIONS_MEMBER, body, shared.integrationsAt, valueEnd(body, shared.integrationsAt));
+      const { integrationsAt } = shared;
+      if (!(seen & INTEGRATIONS) && integrationsAt >= 0) this.member(INTEGRATIONS_MEMBER, body, integrationsAt, valueEnd(body, integrationsAt));
       if (!(seen & SENT_AT) && shared.sentAtStart >= 0) this.member(SENT_AT_MEMBER, body, shared.sentAtStart, shared.sentAtEnd);
     }
     out[this.at++] = RBRACE;

@@ -160,7 +160,9 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
    * corked and only if the client is still there. Only a deferred answer needs to hear of an abort:
    * its handler replaces any the request had (the body is read by then).
    */
-  function take(res: HttpResponse, body: Uint8Array, found: EventSpans, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void): void {
+  function take(
+    res: HttpResponse, body: Uint8Array, found: EventSpans, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void,
+  ): void {
     let deferred = false;
     let answered = false;
     let aborted = false;
@@ -175,7 +177,9 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   }
 
   /** Answers a refused event request; keeps it in --rejects-file when its reason is worth keeping. */
-  function refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false, route: Route = EVENTS_PATH, body?: Uint8Array): void {
+  function refuse(
+    res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false, route: Route = EVENTS_PATH, body?: Uint8Array,
+  ): void {
     metrics.reject(error.code);
     metrics.answerTimed(route, error.status, startedMs);
     if (options.rejects && facts) {

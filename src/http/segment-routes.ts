@@ -18,14 +18,17 @@ import { sendError, writeCors } from './responses';
 import type { HttpRequest, HttpResponse } from './uws';
 
 type Handler = (res: HttpResponse, req: HttpRequest, head: RequestHead) => void;
+type Register = (path: string, handler: Handler) => unknown;
 
 /** What the public app lends its Segment routes: the same checks, intake and refusals as /v1/events. */
 export interface EventRouteKit {
-  readonly app: { post(path: string, h: Handler): unknown; get(path: string, h: Handler): unknown; options(path: string, h: Handler): unknown; any(path: string, h: Handler): unknown };
+  readonly app: { readonly post: Register; readonly get: Register; readonly options: Register; readonly any: Register };
   readonly options: PublicAppOptions;
   factsOf(head: RequestHead, res: HttpResponse): RequestFacts;
   admit(head: RequestHead, facts: RequestFacts, checkKey: boolean): RequestError | undefined;
-  take(res: HttpResponse, body: Uint8Array, spans: EventSpans, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void): void;
+  take(
+    res: HttpResponse, body: Uint8Array, spans: EventSpans, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void,
+  ): void;
   refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close: boolean, route: Route, body?: Uint8Array): void;
   preflight(res: HttpResponse, head: RequestHead, route: Route): void;
   bodyFormat(contentType: string): BodyFormat | undefined;
@@ -79,18 +82,22 @@ export function addSegmentRoutes(kit: EventRouteKit): void {
       }
       const format = kit.bodyFormat(head.contentType);
       if (format === undefined || format === 'ndjson') {
-        return refuse(new RequestError('unsupported_media_type', `Content-Type ${head.contentType} is not accepted; send application/json or text/plain`), true);
+        const message = `Content-Type ${head.contentType} is not accepted; send application/json or text/plain`;
+        return refuse(new RequestError('unsupported_media_type', message), true);
       }
       const encoding = bodyEncoding(head.contentEncoding);
       if (encoding === undefined) {
-        return refuse(new RequestError('unsupported_media_type', `Content-Encoding ${head.contentEncoding} is not accepted; send gzip, deflate or identity`), true);
+        const message = `Content-Encoding ${head.contentEncoding} is not accepted; send gzip, deflate or identity`;
+        return refuse(new RequestError('unsupported_media_type', message), true);
       }
       const declaredLength = Number(head.contentLength || 0);
       if (declaredLength > options.maxBodyBytes) {
         return refuse(new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), true);
       }
       readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, (body) => {
-        if (body === 'timeout') return res.cork(() => refuse(new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), true));
+        if (body === 'timeout') {
+          return res.cork(() => refuse(new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), true));
+        }
         if (body === 'too_large') return refuse(new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), true);
         if (!readiness.acceptingEvents) return refuse(new RequestError('draining', 'the gateway is shutting down; retry on another instance'));
         const received = body;

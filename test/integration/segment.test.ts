@@ -31,7 +31,10 @@ async function stream(): Promise<Envelope[]> {
   return tapStream(gateway.kinesisEndpoint, 'events', 2);
 }
 
-function client(writeKey: string, sent: string[]): { analytics: Analytics; done: (err: unknown, ctx?: { event: { messageId?: string } }) => void; errors: unknown[] } {
+type Callback = (err: unknown, ctx?: { event: { messageId?: string } }) => void;
+
+/** A client whose callbacks collect the delivered messageIds in `sent`, and the errors. */
+function client(writeKey: string, sent: string[]): { analytics: Analytics; done: Callback; errors: unknown[] } {
   const analytics = new Analytics({ writeKey, host: gateway.url(''), flushAt: 3, flushInterval: 200, maxRetries: 2 });
   const errors: unknown[] = [];
   return {
@@ -96,7 +99,9 @@ describe('Segment routes by hand', () => {
       await post(gateway.url('/v1/track'), JSON.stringify({ event: 'long-track', messageId: 'hand-2', userId: 'u' }), basic(KEY)),
       await post(gateway.url(`/v1/p?writeKey=${KEY}`), JSON.stringify({ name: 'short-p', messageId: 'hand-3', anonymousId: 'a' }), text),
       await post(gateway.url('/v1/i'), JSON.stringify({ writeKey: KEY, traits: {}, messageId: 'hand-4', userId: 'u' }), text),
-      await post(gateway.url('/v1/b'), JSON.stringify({ writeKey: KEY, batch: [{ type: 'screen', messageId: 'hand-5', name: 's' }, { type: 'group', groupId: 'g', messageId: 'hand-6' }] }), text),
+      await post(gateway.url('/v1/b'), JSON.stringify({
+        writeKey: KEY, batch: [{ type: 'screen', messageId: 'hand-5', name: 's' }, { type: 'group', groupId: 'g', messageId: 'hand-6' }],
+      }), text),
     ];
     for (const answer of answers) {
       assert.equal(answer.status, 200);
@@ -138,8 +143,10 @@ describe('Segment routes by hand', () => {
   it('serves the settings analytics-next loads, pointing back at the gateway; an unknown key is refused', async () => {
     const response = await fetch(gateway.url(`/v1/projects/${KEY}/settings`));
     assert.equal(response.status, 200);
-    const settings = (await response.json()) as { integrations: Record<string, { apiKey: string; apiHost: string; protocol: string }>; remotePlugins: unknown[] };
-    assert.deepEqual(settings.integrations['Segment.io'], { apiKey: KEY, apiHost: `127.0.0.1:${gateway.port}/v1`, protocol: 'http', unbundledIntegrations: [], addBundledMetadata: false });
+    const settings = (await response.json()) as { integrations: Record<string, unknown>; remotePlugins: unknown[] };
+    assert.deepEqual(settings.integrations['Segment.io'], {
+      apiKey: KEY, apiHost: `127.0.0.1:${gateway.port}/v1`, protocol: 'http', unbundledIntegrations: [], addBundledMetadata: false,
+    });
     assert.deepEqual(Object.keys(settings.integrations), ['Segment.io']);
     assert.deepEqual(settings.remotePlugins, []);
     assert.equal((await fetch(gateway.url('/v1/projects/nope/settings'))).status, 403);
@@ -181,8 +188,9 @@ describe('--ip-policy and --rejects-file on the other routes', () => {
     const envelopes = (await stream()).filter((e) => e.event.marker === 'events-route' || e.event.marker === 'pixel-route');
     assert.deepEqual(envelopes.map((e) => e.path).sort(), ['/v1/events', '/v1/pixel.gif']);
     for (const e of envelopes) assert.match(e.ip, /^(127\.0\.0\.0|::ffff:127\.0\.0\.0)$/);
-    await until('the refused /v1/events body is kept', () => readFileSync(rejectsFile, 'utf8').split('\n').filter(Boolean)
-      .map((line) => JSON.parse(line)).some((l) => l.route === '/v1/events' && l.reason === 'not_an_object' && Buffer.from(l.body, 'base64').toString() === bad));
+    const kept = () => readFileSync(rejectsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    await until('the refused /v1/events body is kept', () => kept().some((l) => l.route === '/v1/events' && l.reason === 'not_an_object'
+      && Buffer.from(l.body, 'base64').toString() === bad));
   });
 });
 

@@ -19,7 +19,8 @@ function setup(perSecond: number, maxBytes = MiB) {
 }
 
 const malformed = (body: string | Uint8Array): Rejected => ({
-  reason: 'malformed_json', message: 'event 0: bad', route: '/v1/events', ip: '203.0.113.0', userAgent: 'ua', body: typeof body === 'string' ? Buffer.from(body) : body,
+  reason: 'malformed_json', message: 'event 0: bad', route: '/v1/events', ip: '203.0.113.0', userAgent: 'ua',
+  body: typeof body === 'string' ? Buffer.from(body) : body,
 });
 
 describe('the rejects file', () => {
