@@ -43,6 +43,15 @@ const SETTINGS_PATH = /^\/v1\/projects\/([^/]+)\/settings$/;
 const SUCCESS = Buffer.from('{"success":true}');
 const STATUS_200 = Buffer.from(STATUS_TEXT[200]);
 
+/** A key that is not valid percent-encoding is checked as sent (and is then unknown), not an error of the gateway's. */
+function decodedOrAsSent(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component;
+  }
+}
+
 function sendSuccess(res: HttpResponse, corsOrigin: string | undefined): void {
   res.writeStatus(STATUS_200);
   res.writeHeader('Content-Type', 'application/json');
@@ -137,7 +146,7 @@ export function addSegmentRoutes(kit: EventRouteKit): void {
       metrics.answer(SETTINGS_ROUTE, 404);
       return sendError(res, new RequestError('not_found', `no route GET ${req.getUrl()}`), { corsOrigin: facts.corsOrigin });
     }
-    const writeKey = decodeURIComponent(match[1]);
+    const writeKey = decodedOrAsSent(match[1]);
     // Behind a proxy that terminates TLS, the scheme the browser used is the proxy's to say.
     const forwardedProto = options.trustProxyHops > 0 ? req.getHeader('x-forwarded-proto').split(',', 1)[0].trim() : '';
     const protocol = forwardedProto === 'https' ? 'https' : 'http';

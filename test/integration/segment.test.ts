@@ -150,6 +150,9 @@ describe('Segment routes by hand', () => {
     assert.deepEqual(Object.keys(settings.integrations), ['Segment.io']);
     assert.deepEqual(settings.remotePlugins, []);
     assert.equal((await fetch(gateway.url('/v1/projects/nope/settings'))).status, 403);
+    const badEscape = await fetch(gateway.url('/v1/projects/%E0%A4%A/settings'));
+    assert.equal(badEscape.status, 403, 'a key that is not valid percent-encoding is an unknown key, not a 500');
+    assert.equal(((await badEscape.json()) as { error: string }).error, 'unknown_write_key');
     assert.equal((await fetch(gateway.url(`/v1/projects/${KEY}/other`))).status, 404);
   });
 
