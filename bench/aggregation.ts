@@ -70,5 +70,12 @@ export function runAggregation(count: number, mode: 'random' | 'field'): Aggrega
   theirs(events.slice(0, 20_000), keylessKey);
   const a = ours(events, map);
   const b = theirs(events, keylessKey);
-  return { mode, events: count, oursEventsPerS: count / a.seconds, theirsEventsPerS: count / b.seconds, ratio: b.seconds / a.seconds, eventsPerRecord: count / a.records };
+  return {
+    mode,
+    events: count,
+    oursEventsPerS: count / a.seconds,
+    theirsEventsPerS: count / b.seconds,
+    ratio: b.seconds / a.seconds,
+    eventsPerRecord: count / a.records,
+  };
 }

@@ -37,7 +37,10 @@ function childrenOf(pid: number): number[] {
     }
     return found;
   } catch {
-    return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).filter((p) => parentOf(p) === pid);
+    return readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number)
+      .filter((p) => parentOf(p) === pid);
   }
 }
 

@@ -25,12 +25,15 @@ function flush(partial: boolean): void {
     const entries = waiting.slice(0, MAX_RECORDS);
     waiting = waiting.slice(entries.length);
     inFlight += entries.length;
-    client.send(new PutRecordsCommand({ StreamName: stream, Records: entries })).then(
-      (out) => {
-        if (out.FailedRecordCount) waiting.unshift(...entries.filter((_, i) => out.Records?.[i]?.ErrorCode));
-      },
-      () => waiting.unshift(...entries),
-    ).finally(() => (inFlight -= entries.length));
+    client
+      .send(new PutRecordsCommand({ StreamName: stream, Records: entries }))
+      .then(
+        (out) => {
+          if (out.FailedRecordCount) waiting.unshift(...entries.filter((_, i) => out.Records?.[i]?.ErrorCode));
+        },
+        () => waiting.unshift(...entries),
+      )
+      .finally(() => (inFlight -= entries.length));
   }
 }
 setInterval(() => flush(true), FLUSH_MS);

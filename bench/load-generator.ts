@@ -34,8 +34,14 @@ async function main(): Promise<void> {
   process.stdout.write('{"started":true}\n');
   const before = process.cpuUsage();
   const result = await autocannon({
-    url: options.url, method: options.method, body: options.body, headers: options.headers,
-    connections: options.connections, pipelining: options.pipelining, duration: options.durationS, overallRate: options.overallRate,
+    url: options.url,
+    method: options.method,
+    body: options.body,
+    headers: options.headers,
+    connections: options.connections,
+    pipelining: options.pipelining,
+    duration: options.durationS,
+    overallRate: options.overallRate,
   });
   const cpu = process.cpuUsage(before);
   const out: LoadResult = {

@@ -48,9 +48,14 @@ export interface Run {
 
 function loadOptions(target: Target, scenario: Scenario, durationS: number, rate?: number): LoadOptions {
   return {
-    url: target.url + scenario.path, method: scenario.method, body: scenario.body,
+    url: target.url + scenario.path,
+    method: scenario.method,
+    body: scenario.body,
     headers: { ...LOAD_BALANCER_HEADERS, ...(scenario.contentType ? { 'content-type': scenario.contentType } : {}) },
-    connections: CONNECTIONS, pipelining: rate ? 1 : scenario.pipelining, durationS, overallRate: rate,
+    connections: CONNECTIONS,
+    pipelining: rate ? 1 : scenario.pipelining,
+    durationS,
+    overallRate: rate,
   };
 }
 
@@ -163,8 +168,14 @@ export async function runIsolation(rate: number, repetition: number, durationS: 
     await target.stream!.drained();
     const delivered = new Set((await tapStream(kinesis.endpoint, stream, 3)).map((e) => e.id)).size;
     return {
-      rate, healthyP99Ms: healthy.p99Ms, slowKinesisP99Ms: slow.p99Ms, p99Ratio: slow.p99Ms / Math.max(1, healthy.p99Ms),
-      errors: slow.errors + slow.non2xx, ringFullAfterS, acknowledged: healthy.acknowledged + slow.ok2xx, delivered,
+      rate,
+      healthyP99Ms: healthy.p99Ms,
+      slowKinesisP99Ms: slow.p99Ms,
+      p99Ratio: slow.p99Ms / Math.max(1, healthy.p99Ms),
+      errors: slow.errors + slow.non2xx,
+      ringFullAfterS,
+      acknowledged: healthy.acknowledged + slow.ok2xx,
+      delivered,
     };
   } finally {
     await target.stop();

@@ -59,14 +59,24 @@ function openLoad(port: number, rate: number) {
     const seq = next++;
     const body = JSON.stringify({ seq, type: 'page_view', url: '/products/42', padding: 'x'.repeat(60) });
     inFlight++;
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/events', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        inFlight--;
-        count(String(res.statusCode));
-        if (res.statusCode === 202 && seq < acknowledged.length) acknowledged[seq] = 1;
-      });
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/v1/events',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          inFlight--;
+          count(String(res.statusCode));
+          if (res.statusCode === 202 && seq < acknowledged.length) acknowledged[seq] = 1;
+        });
+      },
+    );
     req.on('error', () => {
       inFlight--;
       count('error');
@@ -110,14 +120,30 @@ export async function runOutageBenchmark(): Promise<void> {
   const stream = 'outage-bench';
   const kinesis = await startLocalKinesis(stream, shards);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outage-bench-'));
-  const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', stream, '--durability', 'disk', '--spool-dir', path.join(dir, 'spool'), '--dead-letter-file', path.join(dir, 'dead.ndjson')]);
+  const gateway = await startGateway([
+    '--kinesis-endpoint',
+    kinesis.endpoint,
+    '--stream',
+    stream,
+    '--durability',
+    'disk',
+    '--spool-dir',
+    path.join(dir, 'spool'),
+    '--dead-letter-file',
+    path.join(dir, 'dead.ndjson'),
+  ]);
   const pid = gateway.child.pid!;
   const load = openLoad(gateway.port, rate);
   const samples: { t: number; rssMiB: number; spoolMiB: number; lagS: number }[] = [];
   const started = Date.now();
   const sample = async () => {
     const text = await metricsText(gateway);
-    const s = { t: (Date.now() - started) / 1000, rssMiB: rssBytes(pid) / MiB, spoolMiB: metricValue(text, 'gateway_spool_bytes') / MiB, lagS: metricValue(text, 'gateway_oldest_unconfirmed_age_seconds') };
+    const s = {
+      t: (Date.now() - started) / 1000,
+      rssMiB: rssBytes(pid) / MiB,
+      spoolMiB: metricValue(text, 'gateway_spool_bytes') / MiB,
+      lagS: metricValue(text, 'gateway_oldest_unconfirmed_age_seconds'),
+    };
     samples.push(s);
     return s;
   };
@@ -165,16 +191,31 @@ export async function runOutageBenchmark(): Promise<void> {
       if (!seen[seq]) missing++;
     }
     const result = {
-      at: new Date().toISOString(), node: process.version, cpus: os.cpus().length, outageS, rate, shards,
-      eventsSent: load.sent, requestsSkippedByTheLoadGenerator: load.skipped, statuses: Object.fromEntries(load.statuses),
-      eventsAcknowledged: acknowledged, loadS: load.seconds, rateOfferedPerS: rate, rateAchievedPerS: acknowledged / load.seconds,
-      missingFromStream: missing, duplicatesOnStream: duplicates,
-      deadLettered: metricValue(metrics, 'gateway_dead_letter_events_total{reason="expired"}') + metricValue(metrics, 'gateway_dead_letter_events_total{reason="refused"}'),
+      at: new Date().toISOString(),
+      node: process.version,
+      cpus: os.cpus().length,
+      outageS,
+      rate,
+      shards,
+      eventsSent: load.sent,
+      requestsSkippedByTheLoadGenerator: load.skipped,
+      statuses: Object.fromEntries(load.statuses),
+      eventsAcknowledged: acknowledged,
+      loadS: load.seconds,
+      rateOfferedPerS: rate,
+      rateAchievedPerS: acknowledged / load.seconds,
+      missingFromStream: missing,
+      duplicatesOnStream: duplicates,
+      deadLettered:
+        metricValue(metrics, 'gateway_dead_letter_events_total{reason="expired"}') + metricValue(metrics, 'gateway_dead_letter_events_total{reason="refused"}'),
       // A worker that ran out of memory fails its task and is started again: both must stay 0.
-      shipperTasksFailed: metricValue(metrics, 'gateway_worker_task_failures_total'), shipperWorkersRestarted: metricValue(metrics, 'gateway_worker_restarts_total'),
-      peakRssMiB: Math.max(...samples.map((s) => s.rssMiB)), rssBeforeOutageMiB: samples[29]?.rssMiB,
+      shipperTasksFailed: metricValue(metrics, 'gateway_worker_task_failures_total'),
+      shipperWorkersRestarted: metricValue(metrics, 'gateway_worker_restarts_total'),
+      peakRssMiB: Math.max(...samples.map((s) => s.rssMiB)),
+      rssBeforeOutageMiB: samples[29]?.rssMiB,
       rssDuringOutageMiB: [Math.min(...outageSamples.map((s) => s.rssMiB)), Math.max(...outageSamples.map((s) => s.rssMiB))],
-      spoolPeakMiB: Math.max(...samples.map((s) => s.spoolMiB)), peakLagS: Math.max(...samples.map((s) => s.lagS)),
+      spoolPeakMiB: Math.max(...samples.map((s) => s.spoolMiB)),
+      peakLagS: Math.max(...samples.map((s) => s.lagS)),
       drainAfterRecoveryS: drainedS,
       samples,
     };

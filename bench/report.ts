@@ -62,9 +62,17 @@ export function computeRatios(results: Results): Record<string, Ratio> {
     singleMainCpuPerRequestOverBare: ratio('(a) single ÷ bare: main-thread CPU per request at the fixed rate', mainUs('single') / mainUs('bare'), '<= 1.25'),
     singleOverBare: ratio('(b) single ÷ bare: peak req/s, unpipelined', peak('single') / peak('bare'), '>= 0.45'),
     singleOverFastifyPeer: ratio('(c) single ÷ fastify-peer: peak req/s, unpipelined', peak('single') / peak('fastify-peer'), '>= 2'),
-    singleMainCpuOverFastifyPeer: ratio('(c) single ÷ fastify-peer: main-thread CPU per request at the fixed rate', mainUs('single') / mainUs('fastify-peer'), '<= 0.5'),
+    singleMainCpuOverFastifyPeer: ratio(
+      '(c) single ÷ fastify-peer: main-thread CPU per request at the fixed rate',
+      mainUs('single') / mainUs('fastify-peer'),
+      '<= 0.5',
+    ),
     singleOverSeedDesign: ratio('single ÷ seed-design: peak req/s, unpipelined', peak('single') / peak('seed-design'), '>= 20'),
-    isolationP99SlowOverHealthy: ratio('isolation: p99 with 2 s added to every Kinesis call ÷ healthy', median(results.isolation.map((i) => i.p99Ratio)), '<= 1.25'),
+    isolationP99SlowOverHealthy: ratio(
+      'isolation: p99 with 2 s added to every Kinesis call ÷ healthy',
+      median(results.isolation.map((i) => i.p99Ratio)),
+      '<= 1.25',
+    ),
     aggregationOverAwsKinesisAgg: ratio('aggregation: ours ÷ aws-kinesis-agg, events/s', aggregation, '>= 5'),
   };
 }
@@ -79,8 +87,10 @@ export function computeInformational(results: Results): Record<string, number> {
 }
 
 export function allDelivered(results: Results): boolean {
-  return [...Object.values(results.peak), ...Object.values(results.fixedRate)].flat().every(deliveredAll)
-    && results.isolation.every((i) => i.delivered >= i.acknowledged);
+  return (
+    [...Object.values(results.peak), ...Object.values(results.fixedRate)].flat().every(deliveredAll) &&
+    results.isolation.every((i) => i.delivered >= i.acknowledged)
+  );
 }
 
 function deliveredCell(runs: Run[]): string {
@@ -114,9 +124,14 @@ function fixedRows(runsByName: Record<string, Run[]>, rate: number): string[] {
 }
 
 function shortOfRate(runsByName: Record<string, Run[]>, rate: number): string[] {
-  const short = Object.entries(runsByName).filter(([, runs]) => median(runs.map((r) => r.requestsPerS)) < rate * SHORT_OF_RATE).map(([name]) => name);
+  const short = Object.entries(runsByName)
+    .filter(([, runs]) => median(runs.map((r) => r.requestsPerS)) < rate * SHORT_OF_RATE)
+    .map(([name]) => name);
   if (short.length === 0) return [];
-  return [`${short.join(', ')} fell short of ${int(rate)} req/s: ${short.length === 1 ? 'that server was' : 'those servers were'} saturated (or the machine was), so the figures are CPU per request at its peak, not at the rate, and the ratios that use them compare different loads. A lower --rate compares like with like.`, ''];
+  return [
+    `${short.join(', ')} fell short of ${int(rate)} req/s: ${short.length === 1 ? 'that server was' : 'those servers were'} saturated (or the machine was), so the figures are CPU per request at its peak, not at the rate, and the ratios that use them compare different loads. A lower --rate compares like with like.`,
+    '',
+  ];
 }
 
 /** How the CPU was split during the peak single run: what limited it. */
@@ -125,28 +140,39 @@ function cpuSplit(runs: Run[]): string {
   const parts = [med('mainThreadCpuPercent'), med('otherThreadsCpuPercent'), med('localKinesisCpuPercent'), med('loadGeneratorCpuPercent')];
   const cores = os.cpus().length;
   const together = parts.reduce((a, b) => a + b, 0);
-  return `How the CPU was split during peak \`single\` (percent of one core; the machine has ${cores}, ${cores * 100}% in all): `
-    + `gateway main thread ${pct(parts[0])}, its shipping threads (and GC) ${pct(parts[1])}, local Kinesis ${pct(parts[2])}, load generator ${pct(parts[3])}; `
-    + `together ${pct(together)}; the machine was ${pct(med('machineCpuPercent'))} busy over all cores, so everything else on it `
-    + `(the harness, other work) took about ${pct(Math.max(0, med('machineCpuPercent') * cores - together))} of a core.`;
+  return (
+    `How the CPU was split during peak \`single\` (percent of one core; the machine has ${cores}, ${cores * 100}% in all): ` +
+    `gateway main thread ${pct(parts[0])}, its shipping threads (and GC) ${pct(parts[1])}, local Kinesis ${pct(parts[2])}, load generator ${pct(parts[3])}; ` +
+    `together ${pct(together)}; the machine was ${pct(med('machineCpuPercent'))} busy over all cores, so everything else on it ` +
+    `(the harness, other work) took about ${pct(Math.max(0, med('machineCpuPercent') * cores - together))} of a core.`
+  );
 }
 
 /** Bars of events/min per scenario on a log scale with the 100,000/min line, and each p99 as a label. */
 export function chart(rows: { name: string; eventsPerMin: number; p99Ms: number }[]): string {
-  const width = 760, height = 60 + rows.length * 44, left = 140, right = 40;
+  const width = 760,
+    height = 60 + rows.length * 44,
+    left = 140,
+    right = 40;
   const max = Math.max(1e6, ...rows.map((r) => r.eventsPerMin)) * 1.5;
-  const x = (v: number) => left + (Math.log10(Math.max(v, 1e3)) - 3) / (Math.log10(max) - 3) * (width - left - right);
-  const bars = rows.map((r, i) => {
-    const y = 40 + i * 44;
-    return `<text x="${left - 8}" y="${y + 20}" text-anchor="end">${r.name}</text>`
-      + `<rect x="${left}" y="${y + 4}" width="${(x(r.eventsPerMin) - left).toFixed(1)}" height="24" fill="#4c78a8"/>`
-      + `<text x="${(x(r.eventsPerMin) + 6).toFixed(1)}" y="${y + 20}">${int(r.eventsPerMin)}/min, p99 ${r.p99Ms} ms</text>`;
-  }).join('');
+  const x = (v: number) => left + ((Math.log10(Math.max(v, 1e3)) - 3) / (Math.log10(max) - 3)) * (width - left - right);
+  const bars = rows
+    .map((r, i) => {
+      const y = 40 + i * 44;
+      return (
+        `<text x="${left - 8}" y="${y + 20}" text-anchor="end">${r.name}</text>` +
+        `<rect x="${left}" y="${y + 4}" width="${(x(r.eventsPerMin) - left).toFixed(1)}" height="24" fill="#4c78a8"/>` +
+        `<text x="${(x(r.eventsPerMin) + 6).toFixed(1)}" y="${y + 20}">${int(r.eventsPerMin)}/min, p99 ${r.p99Ms} ms</text>`
+      );
+    })
+    .join('');
   const ref = x(100_000).toFixed(1);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`
-    + `<text x="${left}" y="20" font-weight="bold">peak events per minute accepted (log scale) and p99 latency</text>${bars}`
-    + `<line x1="${ref}" y1="30" x2="${ref}" y2="${height - 10}" stroke="#e45756" stroke-dasharray="4"/>`
-    + `<text x="${ref}" y="${height - 2}" fill="#e45756" text-anchor="middle">100,000/min</text></svg>\n`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">` +
+    `<text x="${left}" y="20" font-weight="bold">peak events per minute accepted (log scale) and p99 latency</text>${bars}` +
+    `<line x1="${ref}" y1="30" x2="${ref}" y2="${height - 10}" stroke="#e45756" stroke-dasharray="4"/>` +
+    `<text x="${ref}" y="${height - 2}" fill="#e45756" text-anchor="middle">100,000/min</text></svg>\n`
+  );
 }
 
 export function machineLine(): string {
@@ -168,12 +194,14 @@ export function buildReport(meta: Meta, results: Results): { json: { allDelivere
   const markdown = [
     `# Benchmark ${meta.date}${meta.quick ? ' (quick)' : ''}`,
     '',
-    `Machine: ${machine}; uWS build ${JSON.stringify(meta.uws)}. autocannon in a process of its own, ${CONNECTIONS} connections, ${meta.durationS} s per run, median of ${meta.repetitions} (± worst deviation). `
-      + 'The servers, their local Kinesis and the load generator share the machine. CPU columns are percent of one core.',
+    `Machine: ${machine}; uWS build ${JSON.stringify(meta.uws)}. autocannon in a process of its own, ${CONNECTIONS} connections, ${meta.durationS} s per run, median of ${meta.repetitions} (± worst deviation). ` +
+      'The servers, their local Kinesis and the load generator share the machine. CPU columns are percent of one core.',
     '',
     '| goal | value | target | met |',
     '| --- | --- | --- | --- |',
-    ...Object.values(ratios).map((r) => `| ${r.what} | ${r.value.toFixed(2)} | ${r.goal.replace('>=', '≥').replace('<=', '≤')} | ${r.met ? 'yes' : '**no**'} |`),
+    ...Object.values(ratios).map(
+      (r) => `| ${r.what} | ${r.value.toFixed(2)} | ${r.goal.replace('>=', '≥').replace('<=', '≤')} | ${r.met ? 'yes' : '**no**'} |`,
+    ),
     '',
     `Without a goal: single-pipelined ÷ bare-pipelined ${informational.singlePipelinedOverBarePipelined.toFixed(2)}; single-disk ÷ single ${informational.singleDiskOverSingle.toFixed(2)}.`,
     '',
@@ -191,7 +219,7 @@ export function buildReport(meta: Meta, results: Results): { json: { allDelivere
     '',
     `## CPU per request at a fixed ${int(meta.rate)} req/s (pipelining 1)`,
     '',
-    'Main thread: the server\'s event loop, per answered request. Other threads: the rest of the server process (for `single` the shipping side: workers, Kinesis client, GC), per event. Local Kinesis: its process, per event.',
+    "Main thread: the server's event loop, per answered request. Other threads: the rest of the server process (for `single` the shipping side: workers, Kinesis client, GC), per event. Local Kinesis: its process, per event.",
     '',
     '| scenario | requests/s | p50 / p99 ms | main thread µs/request | other threads µs/event | local Kinesis µs/event | load generator µs/request | machine CPU (all cores) | acknowledged events on the stream |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -211,13 +239,24 @@ export function buildReport(meta: Meta, results: Results): { json: { allDelivere
     '',
   ].join('\n');
   const json = {
-    ...meta, machine, connections: CONNECTIONS, pipelined: PIPELINED, ratios, informational, allDelivered: allDelivered(results),
-    aggregation, isolation, scenarios: results.peak, fixedRate: results.fixedRate,
+    ...meta,
+    machine,
+    connections: CONNECTIONS,
+    pipelined: PIPELINED,
+    ratios,
+    informational,
+    allDelivered: allDelivered(results),
+    aggregation,
+    isolation,
+    scenarios: results.peak,
+    fixedRate: results.fixedRate,
   };
-  const svg = chart(Object.keys(results.peak).map((name) => ({
-    name,
-    eventsPerMin: median(results.peak[name].map((r) => r.eventsPerS)) * 60,
-    p99Ms: median(results.peak[name].map((r) => r.p99Ms)),
-  })));
+  const svg = chart(
+    Object.keys(results.peak).map((name) => ({
+      name,
+      eventsPerMin: median(results.peak[name].map((r) => r.eventsPerS)) * 60,
+      p99Ms: median(results.peak[name].map((r) => r.p99Ms)),
+    })),
+  );
   return { json, markdown, svg };
 }

@@ -36,10 +36,12 @@ const OUT = path.resolve(option('--out') ?? path.join(__dirname, '..', '..', 'be
 
 function describe(name: string, r: number, run: Run): string {
   const at = run.rate ? ` at ${run.rate} req/s` : '';
-  return `${name}${at} #${r + 1}: ${Math.round(run.requestsPerS)} req/s, ${Math.round(run.eventsPerS)} events/s, p99 ${run.p99Ms} ms, `
-    + `main thread ${Math.round(run.mainThreadCpuPercent)}% (${run.mainThreadUsPerRequest.toFixed(1)} µs/request), other threads ${Math.round(run.otherThreadsCpuPercent)}% (${run.otherThreadsUsPerEvent.toFixed(1)} µs/event), `
-    + `local Kinesis ${Math.round(run.localKinesisCpuPercent)}% (${run.localKinesisUsPerEvent.toFixed(1)} µs/event), load generator ${Math.round(run.loadGeneratorCpuPercent)}%, machine ${Math.round(run.machineCpuPercent)}%, `
-    + `delivered ${run.delivered ?? '-'} of ${run.acknowledged}\n`;
+  return (
+    `${name}${at} #${r + 1}: ${Math.round(run.requestsPerS)} req/s, ${Math.round(run.eventsPerS)} events/s, p99 ${run.p99Ms} ms, ` +
+    `main thread ${Math.round(run.mainThreadCpuPercent)}% (${run.mainThreadUsPerRequest.toFixed(1)} µs/request), other threads ${Math.round(run.otherThreadsCpuPercent)}% (${run.otherThreadsUsPerEvent.toFixed(1)} µs/event), ` +
+    `local Kinesis ${Math.round(run.localKinesisCpuPercent)}% (${run.localKinesisUsPerEvent.toFixed(1)} µs/event), load generator ${Math.round(run.loadGeneratorCpuPercent)}%, machine ${Math.round(run.machineCpuPercent)}%, ` +
+    `delivered ${run.delivered ?? '-'} of ${run.acknowledged}\n`
+  );
 }
 
 async function runScenarios(names: readonly string[], rate?: number): Promise<Record<string, Run[]>> {
@@ -56,7 +58,9 @@ async function runScenarios(names: readonly string[], rate?: number): Promise<Re
 }
 
 function printIsolation(run: IsolationRun, repetition: number): void {
-  process.stderr.write(`isolation #${repetition + 1}: ${run.rate} req/s, p99 healthy ${run.healthyP99Ms} ms, with 2 s Kinesis latency ${run.slowKinesisP99Ms} ms (${run.p99Ratio.toFixed(2)}x), ${run.errors} errors, ring full after ${run.ringFullAfterS ?? 'never'} s, delivered ${run.delivered} of ${run.acknowledged}\n`);
+  process.stderr.write(
+    `isolation #${repetition + 1}: ${run.rate} req/s, p99 healthy ${run.healthyP99Ms} ms, with 2 s Kinesis latency ${run.slowKinesisP99Ms} ms (${run.p99Ratio.toFixed(2)}x), ${run.errors} errors, ring full after ${run.ringFullAfterS ?? 'never'} s, delivered ${run.delivered} of ${run.acknowledged}\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -84,7 +88,9 @@ async function main(): Promise<void> {
     for (let r = 0; r < REPETITIONS; r++) {
       const run = runAggregation(quick ? 100_000 : 1_000_000, mode);
       aggregation.push(run);
-      process.stderr.write(`aggregation ${mode} #${r + 1}: ours ${Math.round(run.oursEventsPerS)} events/s, aws-kinesis-agg ${Math.round(run.theirsEventsPerS)} events/s, ${run.ratio.toFixed(2)}x, ${run.eventsPerRecord.toFixed(1)} events per record\n`);
+      process.stderr.write(
+        `aggregation ${mode} #${r + 1}: ours ${Math.round(run.oursEventsPerS)} events/s, aws-kinesis-agg ${Math.round(run.theirsEventsPerS)} events/s, ${run.ratio.toFixed(2)}x, ${run.eventsPerRecord.toFixed(1)} events per record\n`,
+      );
     }
   }
   const peak = await runScenarios(SCENARIOS.map((s) => s.name));

@@ -13,24 +13,45 @@ import { descendantsOf } from './cpu';
 const LOAD_BALANCER_HEADERS_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36';
 
 /** 160 bytes, a typical page view. */
-export const EVENT = JSON.stringify({ type: 'page_view', url: 'https://example.com/products/123?ref=home', referrer: 'https://example.com/', screen: '1920x1080', session: 'b2c1f0a4e5d6' });
+export const EVENT = JSON.stringify({
+  type: 'page_view',
+  url: 'https://example.com/products/123?ref=home',
+  referrer: 'https://example.com/',
+  screen: '1920x1080',
+  session: 'b2c1f0a4e5d6',
+});
 const BATCH = Array.from({ length: 100 }, () => EVENT).join('\n');
 /** An analytics-next track call as it sends it (text/plain, the write key in the body): about 700 bytes. */
 export const SEGMENT_TRACK = JSON.stringify({
-  timestamp: '2026-11-27T16:00:00.000Z', integrations: {}, type: 'track', event: 'Product Viewed', properties: { product_id: '123', price: 12.5 },
-  messageId: 'ajs-next-1764259200000-5c1ea4b0-7f7e-4b0e-9c5b-8f3d4d0b8e2a', anonymousId: '8e2f9d7a-3d2c-4b6e-9a8f-1c2d3e4f5a6b', userId: null,
-  writeKey: 'bench-write-key', sentAt: '2026-11-27T16:00:00.010Z', _metadata: { bundled: ['Segment.io'], unbundled: [], bundledIds: [] },
+  timestamp: '2026-11-27T16:00:00.000Z',
+  integrations: {},
+  type: 'track',
+  event: 'Product Viewed',
+  properties: { product_id: '123', price: 12.5 },
+  messageId: 'ajs-next-1764259200000-5c1ea4b0-7f7e-4b0e-9c5b-8f3d4d0b8e2a',
+  anonymousId: '8e2f9d7a-3d2c-4b6e-9a8f-1c2d3e4f5a6b',
+  userId: null,
+  writeKey: 'bench-write-key',
+  sentAt: '2026-11-27T16:00:00.010Z',
+  _metadata: { bundled: ['Segment.io'], unbundled: [], bundledIds: [] },
   context: {
     page: {
-      path: '/products/123', referrer: 'https://example.com/', search: '?ref=home', title: 'Product 123', url: 'https://example.com/products/123?ref=home',
+      path: '/products/123',
+      referrer: 'https://example.com/',
+      search: '?ref=home',
+      title: 'Product 123',
+      url: 'https://example.com/products/123?ref=home',
     },
-    userAgent: LOAD_BALANCER_HEADERS_UA, locale: 'en-US', library: { name: 'analytics.js', version: 'npm:next-1.84.3' },
+    userAgent: LOAD_BALANCER_HEADERS_UA,
+    locale: 'en-US',
+    library: { name: 'analytics.js', version: 'npm:next-1.84.3' },
   },
 });
 /** What analytics-node posts to /v1/batch: 20 calls, the batch's writeKey and sentAt. */
 const SEGMENT_BATCH = JSON.stringify({
   batch: Array.from({ length: 20 }, (_, i) => ({ ...JSON.parse(SEGMENT_TRACK), writeKey: undefined, messageId: `node-next-1764259200000-${i}` })),
-  writeKey: 'bench-write-key', sentAt: '2026-11-27T16:00:00.010Z',
+  writeKey: 'bench-write-key',
+  sentAt: '2026-11-27T16:00:00.010Z',
 });
 const PIXEL_PATH = '/v1/pixel.gif?e=page_view&url=%2Fproducts%2F123&ref=home&screen=1920x1080';
 
@@ -138,13 +159,28 @@ async function fastifyDrained(url: string): Promise<boolean> {
 }
 
 export async function startGatewayTarget(stream: string, kinesisEndpoint?: string, extraArgs: string[] = []): Promise<Target> {
-  const gateway = await startGateway(['--stream', stream, '--trust-proxy-hops', '1', ...(kinesisEndpoint ? ['--kinesis-endpoint', kinesisEndpoint] : ['--local-kinesis-shards', String(SHARDS)]), ...extraArgs]);
+  const gateway = await startGateway([
+    '--stream',
+    stream,
+    '--trust-proxy-hops',
+    '1',
+    ...(kinesisEndpoint ? ['--kinesis-endpoint', kinesisEndpoint] : ['--local-kinesis-shards', String(SHARDS)]),
+    ...extraArgs,
+  ]);
   const pid = gateway.child.pid!;
   return {
     url: gateway.url(''),
     pid,
     localKinesisPids: () => (kinesisEndpoint ? [] : descendantsOf(pid)),
-    stream: { endpoint: gateway.kinesisEndpoint, name: stream, drained: () => waitUntilShipped(gateway, 600_000).then(() => true, () => false) },
+    stream: {
+      endpoint: gateway.kinesisEndpoint,
+      name: stream,
+      drained: () =>
+        waitUntilShipped(gateway, 600_000).then(
+          () => true,
+          () => false,
+        ),
+    },
     metricsUrl: gateway.adminUrl('/metrics'),
     stop: async () => void (await gateway.kill('SIGINT')),
   };
@@ -166,7 +202,10 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'seed-design', ...single, pipelining: 1, headline: true, start: (stream) => startWithOwnKinesis('seed-design-server.js', stream, async () => true) },
   {
     // Every answer waits for its group commit (write + fdatasync).
-    name: 'single-disk', ...single, pipelining: 1, headline: true,
+    name: 'single-disk',
+    ...single,
+    pipelining: 1,
+    headline: true,
     start: (stream) => startGatewayTarget(stream, undefined, ['--durability', 'disk', '--spool-dir', mkdtempSync(path.join(os.tmpdir(), 'bench-spool-'))]),
   },
   { name: 'bare-pipelined', ...single, pipelining: PIPELINED, headline: false, start: startBare },

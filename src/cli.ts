@@ -64,7 +64,10 @@ async function runLocalKinesis(args: string[]): Promise<void> {
   const log = createLogger('info');
   await waitForActiveStream({ client, stream: config.stream, where: endpoint, log, createShards: config.shards });
   client.destroy();
-  log.info({ endpoint, stream: config.stream, shards: config.shards }, `local Kinesis at ${endpoint} with stream ${config.stream}; use: kinesis-gateway serve --kinesis-endpoint ${endpoint}`);
+  log.info(
+    { endpoint, stream: config.stream, shards: config.shards },
+    `local Kinesis at ${endpoint} with stream ${config.stream}; use: kinesis-gateway serve --kinesis-endpoint ${endpoint}`,
+  );
   process.stdout.write(`${endpoint}\n`);
   const stop = () => process.exit(0); // the emulator keeps its streams in memory only: nothing to flush
   process.on('SIGTERM', stop);
@@ -96,7 +99,12 @@ async function runReplay(args: string[]): Promise<void> {
   try {
     summary = await replay({
       file,
-      kinesis: { endpoint: config.endpoint, region: config.region, connectTimeoutMs: config.kinesisConnectTimeoutMs, requestTimeoutMs: config.kinesisRequestTimeoutMs },
+      kinesis: {
+        endpoint: config.endpoint,
+        region: config.region,
+        connectTimeoutMs: config.kinesisConnectTimeoutMs,
+        requestTimeoutMs: config.kinesisRequestTimeoutMs,
+      },
       stream: config.stream,
       aggregationMaxBytes: config.aggregation === 'on' ? config.aggregationMaxBytes : 0,
       partitionKey: config.partitionKey,
@@ -112,11 +120,17 @@ async function runReplay(args: string[]): Promise<void> {
   } catch (err) {
     fail(`replay of ${file} failed: ${(err as Error).message}`, 1);
   }
-  const duplicates = summary.possibleDuplicates > 0 ? `; up to ${summary.possibleDuplicates} of them may have been sent by an interrupted earlier run (duplicates, same ids)` : '';
+  const duplicates =
+    summary.possibleDuplicates > 0
+      ? `; up to ${summary.possibleDuplicates} of them may have been sent by an interrupted earlier run (duplicates, same ids)`
+      : '';
   const refused = summary.refused > 0 ? `; ${summary.refused} refused for good, in ${config.refusedFile ?? `${file}.refused.ndjson`}` : '';
-  log.info(summary, summary.complete
-    ? `replay complete: ${summary.confirmed} events confirmed by Kinesis, ${summary.skippedAsConfirmed} skipped as confirmed by an earlier run${refused}${duplicates}`
-    : `replay stopped: ${summary.confirmed} events confirmed; run the same command to resume${refused}${duplicates}`);
+  log.info(
+    summary,
+    summary.complete
+      ? `replay complete: ${summary.confirmed} events confirmed by Kinesis, ${summary.skippedAsConfirmed} skipped as confirmed by an earlier run${refused}${duplicates}`
+      : `replay stopped: ${summary.confirmed} events confirmed; run the same command to resume${refused}${duplicates}`,
+  );
   process.exit(summary.complete ? 0 : 1);
 }
 

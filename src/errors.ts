@@ -8,11 +8,14 @@ export const ERROR_CODES = {
   malformed_json: { status: 400, meaning: 'the body is not valid JSON or NDJSON; the message names the first bad event' },
   invalid_utf8: { status: 400, meaning: 'the body is not valid UTF-8' },
   bad_encoding: { status: 400, meaning: 'the body is not valid gzip or deflate data as its Content-Encoding says' },
-  conflicting_content_length: { status: 400, meaning: 'several Content-Length headers with different values (RFC 9112 §6.3: the framing cannot be trusted); the connection is closed' },
+  conflicting_content_length: {
+    status: 400,
+    meaning: 'several Content-Length headers with different values (RFC 9112 §6.3: the framing cannot be trusted); the connection is closed',
+  },
   not_an_object: { status: 400, meaning: 'an event is not a JSON object' },
   too_deep: { status: 400, meaning: 'an event nests deeper than --max-event-depth' },
   // Segment HTTP spec routes (src/http/segment-routes.ts)
-  segment_too_large: { status: 400, meaning: 'a Segment call is larger than 32 KB, or a Segment batch than 500 KB (Segment\'s own limits)' },
+  segment_too_large: { status: 400, meaning: "a Segment call is larger than 32 KB, or a Segment batch than 500 KB (Segment's own limits)" },
   segment_invalid: { status: 400, meaning: 'a Segment batch has no "batch" array, or a call in it has no "type"' },
   missing_write_key: { status: 401, meaning: 'write keys are configured and the request has none (Authorization: Basic, or ?writeKey=)' },
   unknown_write_key: { status: 403, meaning: 'the write key is not one of --write-keys' },
@@ -21,7 +24,11 @@ export const ERROR_CODES = {
   method_not_allowed: { status: 405, meaning: 'the route exists but not for this method (see the Allow header)' },
   body_timeout: { status: 408, meaning: 'the body did not arrive whole within --body-timeout-ms' },
   length_required: { status: 411, meaning: 'a POST without Content-Length or chunked Transfer-Encoding' },
-  body_too_large: { status: 413, meaning: 'the body is larger than --max-body-bytes (inflated: --max-inflated-bytes or --max-inflate-ratio), or its events take more than half the buffer in their envelopes' },
+  body_too_large: {
+    status: 413,
+    meaning:
+      'the body is larger than --max-body-bytes (inflated: --max-inflated-bytes or --max-inflate-ratio), or its events take more than half the buffer in their envelopes',
+  },
   event_too_large: { status: 413, meaning: 'one event, wrapped in its envelope, exceeds the 1 MiB Kinesis record limit' },
   uri_too_long: { status: 414, meaning: 'the request target (path and query) is longer than --max-url-bytes; the connection is closed' },
   unsupported_media_type: { status: 415, meaning: 'Content-Type is not JSON, NDJSON or text/plain, or Content-Encoding is not gzip, deflate or identity' },
@@ -30,8 +37,14 @@ export const ERROR_CODES = {
   internal: { status: 500, meaning: 'an unexpected error in the gateway; the events were not accepted (it is logged)' },
   not_ready: { status: 503, meaning: 'the gateway is starting and its stream is not confirmed yet' },
   buffer_full: { status: 503, meaning: 'the gateway buffer (and its spool, when configured) is full; retry after the Retry-After seconds' },
-  spool_unavailable: { status: 503, meaning: 'the spool cannot be written (disk full or unwritable), so nothing is acknowledged that could not be kept; retry after Retry-After' },
-  not_confirmed: { status: 503, meaning: '?ack=stream: Kinesis did not confirm every event in time; the body says how many were (`confirmed`, `deadLettered`); the rest are still queued' },
+  spool_unavailable: {
+    status: 503,
+    meaning: 'the spool cannot be written (disk full or unwritable), so nothing is acknowledged that could not be kept; retry after Retry-After',
+  },
+  not_confirmed: {
+    status: 503,
+    meaning: '?ack=stream: Kinesis did not confirm every event in time; the body says how many were (`confirmed`, `deadLettered`); the rest are still queued',
+  },
   draining: { status: 503, meaning: 'the gateway is shutting down; retry on another instance' },
 } as const;
 
@@ -43,7 +56,11 @@ export class RequestError extends Error {
   /** Methods the route takes, for the Allow header of a 405. */
   allow?: string;
 
-  constructor(readonly code: ErrorCode, message: string, readonly details?: Readonly<Record<string, number>>) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Readonly<Record<string, number>>,
+  ) {
     super(message);
     this.status = ERROR_CODES[code].status;
   }
@@ -60,16 +77,32 @@ export class RequestError extends Error {
 }
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
-  200: '200 OK', 202: '202 Accepted', 204: '204 No Content', 400: '400 Bad Request', 401: '401 Unauthorized',
-  403: '403 Forbidden', 404: '404 Not Found', 405: '405 Method Not Allowed', 408: '408 Request Timeout', 411: '411 Length Required',
-  413: '413 Payload Too Large', 414: '414 URI Too Long', 415: '415 Unsupported Media Type', 429: '429 Too Many Requests',
+  200: '200 OK',
+  202: '202 Accepted',
+  204: '204 No Content',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
+  411: '411 Length Required',
+  413: '413 Payload Too Large',
+  414: '414 URI Too Long',
+  415: '415 Unsupported Media Type',
+  429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
-  500: '500 Internal Server Error', 503: '503 Service Unavailable',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
 };
 
 /** A failure that stops a command, not a request: the CLI prints its message and exits. */
 export abstract class GatewayError<Code extends string = string> extends Error {
-  constructor(readonly code: Code, message: string, options?: ErrorOptions) {
+  constructor(
+    readonly code: Code,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = new.target.name;
   }

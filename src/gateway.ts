@@ -79,9 +79,9 @@ class BatchSettlement {
 
 async function listen(app: TemplatedApp, host: string, port: number, what: string, lifecycle: Lifecycle): Promise<Listener> {
   const token = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(host, port, (socket) => (socket
-      ? resolve(socket)
-      : reject(new StartupError('listen_failed', `cannot listen for ${what} on ${host}:${port} (in use or not permitted)`))));
+    app.listen(host, port, (socket) =>
+      socket ? resolve(socket) : reject(new StartupError('listen_failed', `cannot listen for ${what} on ${host}:${port} (in use or not permitted)`)),
+    );
   });
   let open = true;
   const listener = {
@@ -147,19 +147,25 @@ function logRuntime(config: ServeConfig, log: Logger, local: LocalKinesis | unde
   const runtime = `kinesis-gateway ${VERSION} on Node ${process.version} with uWebSockets.js ${UWS_BUILD.version} (${UWS_BUILD.kind} build)`;
   log.info(
     {
-      version: VERSION, node: process.version, uws: UWS_BUILD, kinesisEndpoint: local?.endpoint, stream: config.stream,
+      version: VERSION,
+      node: process.version,
+      uws: UWS_BUILD,
+      kinesisEndpoint: local?.endpoint,
+      stream: config.stream,
       shards: local ? config.localKinesisShards : undefined,
     },
     local
       ? `${runtime}; no Kinesis endpoint or region configured: ` +
-        `started the embedded local Kinesis (kinesalite) at ${local.endpoint} with stream ${config.stream}`
+          `started the embedded local Kinesis (kinesalite) at ${local.endpoint} with stream ${config.stream}`
       : runtime,
   );
   log.info({ config, version: VERSION }, 'effective configuration');
   if (!UWS_BUILD.native) log.warn(uwsFallbackProblem());
   if (NODE_MAJOR < 22) {
-    log.warn({ node: process.version },
-      `Node ${process.version} is past its end of life and the AWS SDK will stop supporting it: run Node 24 (see docs/runtime.md)`);
+    log.warn(
+      { node: process.version },
+      `Node ${process.version} is past its end of life and the AWS SDK will stop supporting it: run Node 24 (see docs/runtime.md)`,
+    );
   }
 }
 
@@ -169,8 +175,14 @@ function openSpool(config: ServeConfig, ring: RingWriter, metrics: SharedMetrics
   let spool: Spool;
   try {
     spool = new Spool({
-      dir: config.spoolDir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes, commitMs: config.spoolCommitMs, ring, log,
-      counters: spoolCounters(metrics), deadLetterFile: config.deadLetterFile,
+      dir: config.spoolDir,
+      maxBytes: config.spoolMaxBytes,
+      segmentBytes: config.spoolSegmentBytes,
+      commitMs: config.spoolCommitMs,
+      ring,
+      log,
+      counters: spoolCounters(metrics),
+      deadLetterFile: config.deadLetterFile,
       onLoaded: (seq, receivedAt) => backlog.written(seq, 1, receivedAt),
     });
   } catch (err) {
@@ -226,9 +238,17 @@ async function start(config: ServeConfig, log: Logger, lifecycle: Lifecycle, inj
     taskFailures: metrics.counter(METRICS.workerTaskFailures),
     workerRestarts: metrics.counter(METRICS.workerRestarts),
     workerData: {
-      ring: ringBuffer, metrics: metrics.buffer, kinesis: kinesis.target, stream: config.stream, logLevel: config.logLevel, workers: config.workers,
+      ring: ringBuffer,
+      metrics: metrics.buffer,
+      kinesis: kinesis.target,
+      stream: config.stream,
+      logLevel: config.logLevel,
+      workers: config.workers,
       aggregationMaxBytes: config.aggregation === 'on' ? config.aggregationMaxBytes : 0,
-      rateLimitPercent: config.rateLimitPercent, recordTtlMs: effectiveRecordTtlMs(config), deadLetterFile: config.deadLetterFile, ordered,
+      rateLimitPercent: config.rateLimitPercent,
+      recordTtlMs: effectiveRecordTtlMs(config),
+      deadLetterFile: config.deadLetterFile,
+      ordered,
     },
   });
   lifecycle.onClose('the shipper pool', () => shipper.close());
@@ -238,42 +258,65 @@ async function start(config: ServeConfig, log: Logger, lifecycle: Lifecycle, inj
   const spool = openSpool(config, writer, metrics, log, backlog, lifecycle);
   const acks = new StreamAcks(config.ackTimeoutMs, metrics.histogram(METRICS.ackWait));
   const intake = new Intake({
-    ring: writer, spool, durability: config.durability, acks, backlog, keyRule: parsePartitionKeyRule(config.partitionKey),
+    ring: writer,
+    spool,
+    durability: config.durability,
+    acks,
+    backlog,
+    keyRule: parsePartitionKeyRule(config.partitionKey),
     counters: intakeCounters(metrics),
   });
   settlement.subscribe((batch, deadLettered) => intake.settled(batch, deadLettered));
   // With a spool, a full ring is no reason to turn traffic away: a filling spool is.
-  const readiness = new Readiness(spool
-    ? () => spool.bytes > (config.spoolMaxBytes * config.readyMaxBufferPercent) / 100
-    : () => writer.used > (writer.capacity * config.readyMaxBufferPercent) / 100);
-  const registry = createRegistry(metrics, {
-    ringUsedBytes: () => writer.used,
-    ringCapacityBytes: () => writer.capacity,
-    batchesInFlight: () => shipper.batchesInFlight,
-    workers: () => shipper.workers,
-    spoolBytes: () => spool?.bytes ?? 0,
-    spoolSegments: () => spool?.segmentCount ?? 0,
-    spoolWritable: () => (spool && !spool.writable ? 0 : 1),
-    ackWaiting: () => acks.waiting,
-    oldestUnconfirmedAgeSeconds: () => oldestUnconfirmedAgeSeconds(backlog, spool),
-    spoolCapacityBytes: () => (spool ? config.spoolMaxBytes : 0),
-    ready: () => (readiness.ready ? 1 : 0),
-  }, { version: VERSION, uwsVersion: UWS_BUILD.version, uwsBuild: UWS_BUILD.kind });
+  const readiness = new Readiness(
+    spool
+      ? () => spool.bytes > (config.spoolMaxBytes * config.readyMaxBufferPercent) / 100
+      : () => writer.used > (writer.capacity * config.readyMaxBufferPercent) / 100,
+  );
+  const registry = createRegistry(
+    metrics,
+    {
+      ringUsedBytes: () => writer.used,
+      ringCapacityBytes: () => writer.capacity,
+      batchesInFlight: () => shipper.batchesInFlight,
+      workers: () => shipper.workers,
+      spoolBytes: () => spool?.bytes ?? 0,
+      spoolSegments: () => spool?.segmentCount ?? 0,
+      spoolWritable: () => (spool && !spool.writable ? 0 : 1),
+      ackWaiting: () => acks.waiting,
+      oldestUnconfirmedAgeSeconds: () => oldestUnconfirmedAgeSeconds(backlog, spool),
+      spoolCapacityBytes: () => (spool ? config.spoolMaxBytes : 0),
+      ready: () => (readiness.ready ? 1 : 0),
+    },
+    { version: VERSION, uwsVersion: UWS_BUILD.version, uwsBuild: UWS_BUILD.kind },
+  );
 
   const rejects = rejectsFileOf(config, metrics);
   if (rejects) lifecycle.onClose('the rejects file', () => rejects.drained());
   const publicApp = createPublicApp({
-    maxBodyBytes: config.maxBodyBytes, maxInflatedBytes: config.maxInflatedBytes, maxInflateRatio: config.maxInflateRatio,
-    trustProxyHops: config.trustProxyHops, maxEventDepth: config.maxEventDepth,
-    maxHeaderBytes: config.maxHeaderBytes, maxUrlBytes: config.maxUrlBytes, bodyTimeoutMs: config.bodyTimeoutMs,
+    maxBodyBytes: config.maxBodyBytes,
+    maxInflatedBytes: config.maxInflatedBytes,
+    maxInflateRatio: config.maxInflateRatio,
+    trustProxyHops: config.trustProxyHops,
+    maxEventDepth: config.maxEventDepth,
+    maxHeaderBytes: config.maxHeaderBytes,
+    maxUrlBytes: config.maxUrlBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
     admission,
-    intake, readiness, metrics: requestMetrics, log, ipPolicy: config.ipPolicy, rejects,
+    intake,
+    readiness,
+    metrics: requestMetrics,
+    log,
+    ipPolicy: config.ipPolicy,
+    rejects,
   });
   const adminApp = createAdminApp(registry, readiness, requestMetrics);
   const events = await listen(publicApp, config.host, config.port, 'events', lifecycle);
   const admin = await listen(adminApp, config.adminHost, config.adminPort, 'admin', lifecycle);
-  log.info({ port: events.port, adminPort: admin.port, nativeUws: UWS_BUILD.native },
-    `listening on ${config.host}:${events.port} (events) and ${config.adminHost}:${admin.port} (admin); not ready until the stream is confirmed`);
+  log.info(
+    { port: events.port, adminPort: admin.port, nativeUws: UWS_BUILD.native },
+    `listening on ${config.host}:${events.port} (events) and ${config.adminHost}:${admin.port} (admin); not ready until the stream is confirmed`,
+  );
 
   const where = kinesis.target.endpoint ?? `region ${config.region}`;
   const shards = await confirmStream(config, log, kinesis, where);

@@ -46,9 +46,12 @@ interface Leftovers {
 async function drain({ config, log, readiness, events }: GatewayParts, withDrainDelay: boolean): Promise<void> {
   readiness.phase = 'draining';
   const drainDelayMs = withDrainDelay ? config.drainDelayMs : 0;
-  log.info({ drainDelayMs }, drainDelayMs > 0
-    ? `shutting down: readiness is now 503; still taking events for the ${drainDelayMs} ms drain delay`
-    : 'shutting down: readiness is now 503; closing the listener');
+  log.info(
+    { drainDelayMs },
+    drainDelayMs > 0
+      ? `shutting down: readiness is now 503; still taking events for the ${drainDelayMs} ms drain delay`
+      : 'shutting down: readiness is now 503; closing the listener',
+  );
   if (drainDelayMs > 0) await sleep(drainDelayMs);
   events.close();
   readiness.phase = 'closed';
@@ -94,41 +97,57 @@ function settled(metrics: SharedMetrics): Settled {
 function logSettlement({ config, log, shipper, spool }: GatewayParts, shipped: boolean, done: Settled, left: Leftovers, tookMs: number): void {
   const { confirmed, deadLettered, deadLetteredByReason } = done;
   const counts = {
-    eventsConfirmed: confirmed, eventsDeadLettered: deadLettered, deadLetteredByReason,
-    eventsLeftInSpool: left.eventsInSpool, eventsLost: left.eventsLost, tookMs,
+    eventsConfirmed: confirmed,
+    eventsDeadLettered: deadLettered,
+    deadLetteredByReason,
+    eventsLeftInSpool: left.eventsInSpool,
+    eventsLost: left.eventsLost,
+    tookMs,
   };
-  const deadLetterNote = Object.entries(deadLetteredByReason).filter(([, n]) => n > 0).map(([reason, n]) => `${n} ${reason}`).join(', ');
+  const deadLetterNote = Object.entries(deadLetteredByReason)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(', ');
   const timedOut = `shutdown timeout of ${config.shutdownTimeoutMs} ms passed with`;
   if (shipped && deadLettered === 0) {
     log.info(counts, `every buffered event was confirmed by Kinesis (${confirmed} events)`);
   } else if (shipped) {
-    log.warn({ ...counts, deadLetterFile: config.deadLetterFile },
+    log.warn(
+      { ...counts, deadLetterFile: config.deadLetterFile },
       `every buffered event was settled: ${confirmed} confirmed by Kinesis, ${deadLettered} written to the dead-letter file ${config.deadLetterFile} ` +
-      `(${deadLetterNote}); kinesis-gateway replay re-sends them`);
+        `(${deadLetterNote}); kinesis-gateway replay re-sends them`,
+    );
   } else if (config.durability === 'disk') {
-    log.warn({ ...counts, bytesLeft: left.bytesInRing, spoolBytes: spool?.bytes },
-      `${timedOut} ${left.eventsInSpool} events not yet confirmed by Kinesis: they stay in the spool and are replayed at the next start`);
+    log.warn(
+      { ...counts, bytesLeft: left.bytesInRing, spoolBytes: spool?.bytes },
+      `${timedOut} ${left.eventsInSpool} events not yet confirmed by Kinesis: they stay in the spool and are replayed at the next start`,
+    );
   } else {
-    log.error({ ...counts, bytesLeft: left.bytesInRing, batchesInFlight: shipper.batchesInFlight, spoolBytes: spool?.bytes },
+    log.error(
+      { ...counts, bytesLeft: left.bytesInRing, batchesInFlight: shipper.batchesInFlight, spoolBytes: spool?.bytes },
       `${timedOut} ${left.eventsLost} events in the buffer not yet confirmed by Kinesis: they are lost` +
-      (spool ? ` (the ${left.eventsInSpool} the spool holds stay for the next start)` : ''));
+        (spool ? ` (the ${left.eventsInSpool} the spool holds stay for the next start)` : ''),
+    );
   }
 }
 
 /** The totals of the whole run, once every part is closed. */
 function logComplete({ log, metrics, spool }: GatewayParts, done: Settled, left: Leftovers): void {
-  log.info({
-    eventsAccepted: metrics.total(METRICS.eventsAccepted),
-    eventsShipped: done.confirmed,
-    eventsDeadLettered: done.deadLettered,
-    eventsDeadLetteredByReason: done.deadLetteredByReason,
-    eventsReplayedFromSpool: metrics.total(METRICS.spoolReplayed),
-    eventsSpilledToSpool: metrics.total(METRICS.spoolSpilled),
-    eventsLeftInSpool: left.eventsInSpool,
-    eventsLost: left.eventsLost,
-    spoolBytesLeft: spool?.bytes ?? 0,
-    bytesLeftUnshipped: left.bytesInRing,
-  }, 'shutdown complete');
+  log.info(
+    {
+      eventsAccepted: metrics.total(METRICS.eventsAccepted),
+      eventsShipped: done.confirmed,
+      eventsDeadLettered: done.deadLettered,
+      eventsDeadLetteredByReason: done.deadLetteredByReason,
+      eventsReplayedFromSpool: metrics.total(METRICS.spoolReplayed),
+      eventsSpilledToSpool: metrics.total(METRICS.spoolSpilled),
+      eventsLeftInSpool: left.eventsInSpool,
+      eventsLost: left.eventsLost,
+      spoolBytesLeft: spool?.bytes ?? 0,
+      bytesLeftUnshipped: left.bytesInRing,
+    },
+    'shutdown complete',
+  );
 }
 
 /** Drains (after the drain delay when asked), ships everything buffered, and closes. Resolves true when nothing was left behind. */

@@ -5,7 +5,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { StreamError } from './errors';
 import type { Logger } from './log';
 
-
 const POLL_MS = 100;
 const UNREACHABLE_LOG_INTERVAL_MS = 5000;
 
@@ -41,7 +40,10 @@ export async function waitForActiveStream(check: StreamCheck): Promise<number> {
         await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: check.createShards }));
         created = true;
       } else if (name === 'ResourceNotFoundException' && !check.createShards) {
-        throw new StreamError('stream_not_found', `stream ${stream} does not exist at ${where}; create it first (for example: aws kinesis create-stream --stream-name ${stream} --shard-count 4)`);
+        throw new StreamError(
+          'stream_not_found',
+          `stream ${stream} does not exist at ${where}; create it first (for example: aws kinesis create-stream --stream-name ${stream} --shard-count 4)`,
+        );
       } else if (name !== 'ResourceNotFoundException' && Date.now() - lastUnreachableLog > UNREACHABLE_LOG_INTERVAL_MS) {
         log.warn({ error: name, detail: (err as Error).message, stream, where }, 'Kinesis is not reachable yet; staying unready and retrying');
         lastUnreachableLog = Date.now();

@@ -1,8 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  DEFAULT_MEMORY_RECORD_TTL_MS, effectiveRecordTtlMs, helpText, parseOptions, REPLAY_SCHEMA, SERVE_SCHEMA, TAP_SCHEMA,
-  type ReplayConfig, type ServeConfig, type TapConfig,
+  DEFAULT_MEMORY_RECORD_TTL_MS,
+  effectiveRecordTtlMs,
+  helpText,
+  parseOptions,
+  REPLAY_SCHEMA,
+  SERVE_SCHEMA,
+  TAP_SCHEMA,
+  type ReplayConfig,
+  type ServeConfig,
+  type TapConfig,
 } from '../src/config';
 import { ConfigError } from '../src/errors';
 
@@ -87,7 +95,10 @@ describe('serve configuration', () => {
       // What the parser applies with no flag and no variable is what the help promises.
       const at = text.indexOf(`  --${spec.flag}`);
       const entry = text.slice(at, text.indexOf('\n  --', at + 1) >>> 0);
-      assert.ok(at >= 0 && entry.includes(`default: ${config[key] === undefined ? 'unset' : String(config[key])}; env:`), `--${spec.flag}: the help shows its applied default ${String(config[key])}: ${entry}`);
+      assert.ok(
+        at >= 0 && entry.includes(`default: ${config[key] === undefined ? 'unset' : String(config[key])}; env:`),
+        `--${spec.flag}: the help shows its applied default ${String(config[key])}: ${entry}`,
+      );
       assert.ok(spec.help.length > 10, `--${spec.flag} says what it does`);
     }
     assert.match(text, /--port <integer>\n.*\n\s+default: 8080; env: GATEWAY_PORT/);
@@ -107,13 +118,22 @@ describe('serve configuration: values at their edges', () => {
   const parse = (argv: string[], env: Record<string, string> = {}) => parseOptions(SERVE_SCHEMA, argv, env);
 
   it('takes a boolean as true, 1, false or 0 from a variable or after =, --no-<flag> too, and nothing else', () => {
-    for (const [raw, value] of [['true', true], ['1', true], ['false', false], ['0', false]] as const) {
+    for (const [raw, value] of [
+      ['true', true],
+      ['1', true],
+      ['false', false],
+      ['0', false],
+    ] as const) {
       assert.equal(parse([], { GATEWAY_ALLOW_UWS_FALLBACK: raw }).allowUwsFallback, value, raw);
       assert.equal(parse([`--allow-uws-fallback=${raw}`]).allowUwsFallback, value, raw);
     }
     assert.equal(parse(['--no-allow-uws-fallback'], { GATEWAY_ALLOW_UWS_FALLBACK: 'true' }).allowUwsFallback, false);
     assert.deepEqual(problems([], { GATEWAY_ALLOW_UWS_FALLBACK: 'yes' }), ['GATEWAY_ALLOW_UWS_FALLBACK: expected true or false, got "yes"']);
-    assert.deepEqual(problems(['--no-port', '--no-such', '--on-allow-uws-fallback']), ['unknown option --no-port', 'unknown option --no-such', 'unknown option --on-allow-uws-fallback'], '--no- is for booleans only');
+    assert.deepEqual(
+      problems(['--no-port', '--no-such', '--on-allow-uws-fallback']),
+      ['unknown option --no-port', 'unknown option --no-such', 'unknown option --on-allow-uws-fallback'],
+      '--no- is for booleans only',
+    );
   });
 
   it('reads a size or an integer whole, spaces around it aside', () => {
@@ -152,7 +172,7 @@ describe('serve configuration: values at their edges', () => {
     assert.deepEqual(problems(['--kinesis-endpoint', 'not a url']), ['--kinesis-endpoint: expected a URL, got "not a url"']);
   });
 
-  it('refuses an empty string and a value outside the option\'s pattern; an empty variable counts as unset', () => {
+  it("refuses an empty string and a value outside the option's pattern; an empty variable counts as unset", () => {
     assert.deepEqual(problems(['--stream=', '--partition-key', 'userId']), [
       '--stream: must not be empty, got ""',
       '--partition-key: expected random or field:<json.path> (for example field:userId), got "userId"',
@@ -163,7 +183,11 @@ describe('serve configuration: values at their edges', () => {
   });
 
   it('refuses text around a flag, and does not take the next flag as a value', () => {
-    assert.deepEqual(problems(['x--port=1', '--port!', '--stream', '--port', '1']), ['unexpected argument "x--port=1"', 'unexpected argument "--port!"', '--stream needs a value']);
+    assert.deepEqual(problems(['x--port=1', '--port!', '--stream', '--port', '1']), [
+      'unexpected argument "x--port=1"',
+      'unexpected argument "--port!"',
+      '--stream needs a value',
+    ]);
   });
 
   it('says every problem in one error', () => {
@@ -208,7 +232,7 @@ describe('rules across options', () => {
     assert.deepEqual(problems(['--durability', 'disk', '--spool-dir=']), ['--spool-dir: must not be empty, got ""']);
   });
 
-  it('says the ConfigError\'s code and every problem in its message', () => {
+  it("says the ConfigError's code and every problem in its message", () => {
     try {
       parseOptions(SERVE_SCHEMA, ['--durability', 'disk'], {});
       assert.fail('expected a ConfigError');
@@ -219,7 +243,10 @@ describe('rules across options', () => {
     }
   });
 
-  for (const [command, schema] of [['tap', TAP_SCHEMA], ['replay', REPLAY_SCHEMA]] as const) {
+  for (const [command, schema] of [
+    ['tap', TAP_SCHEMA],
+    ['replay', REPLAY_SCHEMA],
+  ] as const) {
     it(`refuses ${command} without --endpoint or --region, and takes either, from flags or variables`, () => {
       assert.deepEqual(problems([], {}, schema), [`${command} needs --endpoint or --region (or AWS_ENDPOINT_URL_KINESIS / AWS_REGION)`]);
       assert.equal(parseOptions(schema, ['--endpoint', 'http://127.0.0.1:4567'], {}).endpoint, 'http://127.0.0.1:4567');

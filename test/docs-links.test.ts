@@ -8,7 +8,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 
 const ROOT = path.join(__dirname, '..', '..');
-const DOCS = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 /** Link targets of a Markdown text, code blocks and inline code left out (they show links, they are not links). */
 function linksIn(markdown: string): string[] {
@@ -21,7 +26,10 @@ function anchorsOf(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const prose = markdown.replace(/^```[\s\S]*?^```/gm, '');
   for (const [, heading] of prose.matchAll(/^#{1,6} +(.+?) *#* *$/gm)) {
-    const base = heading.toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const base = heading
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     let anchor = base;
     for (let n = 1; anchors.has(anchor); n++) anchor = `${base}-${n}`;
     anchors.add(anchor);
@@ -44,15 +52,22 @@ function brokenLink(doc: string, link: string): string | undefined {
 describe('links in the README and docs/', () => {
   it('are found, and anchors are made as GitHub makes them', () => {
     assert.deepEqual(linksIn('see [a](docs/a.md#b), `[c](d.md)` and [e](https://x.example/)'), ['docs/a.md#b', 'https://x.example/']);
-    assert.deepEqual([...anchorsOf('# Runtime: Node.js and uWebSockets.js\n## `tap`\n## tap\n```\n# not a heading\n```')],
-      ['runtime-nodejs-and-uwebsocketsjs', 'tap', 'tap-1']);
-    assert.equal(brokenLink('README.md', 'docs/life-of-an-event.md#no-such-heading'), 'README.md: docs/life-of-an-event.md#no-such-heading: no heading with that anchor');
+    assert.deepEqual(
+      [...anchorsOf('# Runtime: Node.js and uWebSockets.js\n## `tap`\n## tap\n```\n# not a heading\n```')],
+      ['runtime-nodejs-and-uwebsocketsjs', 'tap', 'tap-1'],
+    );
+    assert.equal(
+      brokenLink('README.md', 'docs/life-of-an-event.md#no-such-heading'),
+      'README.md: docs/life-of-an-event.md#no-such-heading: no heading with that anchor',
+    );
     assert.equal(brokenLink('docs/metrics.md', 'no-such-file.md'), 'docs/metrics.md: no-such-file.md: no such file');
   });
 
   for (const doc of DOCS) {
     it(`${doc}: every relative link resolves`, () => {
-      const broken = linksIn(readFileSync(path.join(ROOT, doc), 'utf8')).map((link) => brokenLink(doc, link)).filter((why) => why !== undefined);
+      const broken = linksIn(readFileSync(path.join(ROOT, doc), 'utf8'))
+        .map((link) => brokenLink(doc, link))
+        .filter((why) => why !== undefined);
       assert.deepEqual(broken, []);
     });
   }

@@ -8,7 +8,12 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 
 const ROOT = path.join(__dirname, '..', '..');
-const DOCS = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 /** src/ followed by path characters, not part of a longer path such as dist/src/. */
 const SOURCE_PATH = /(?<![\w./-])src\/[\w./-]*[\w/]/g;
 

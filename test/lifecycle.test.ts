@@ -7,7 +7,12 @@ describe('lifecycle', () => {
   it('closes the parts newest first, each once the one before has finished', async () => {
     const lifecycle = new Lifecycle();
     const seen: string[] = [];
-    for (const [name, delayMs] of [['kinesis', 0], ['pool', 20], ['spool', 5], ['listener', 0]] as const) {
+    for (const [name, delayMs] of [
+      ['kinesis', 0],
+      ['pool', 20],
+      ['spool', 5],
+      ['listener', 0],
+    ] as const) {
       lifecycle.onClose(name, async () => {
         seen.push(`${name} begins`);
         await sleep(delayMs);
@@ -16,7 +21,14 @@ describe('lifecycle', () => {
     }
     await lifecycle.close();
     assert.deepEqual(seen, [
-      'listener begins', 'listener closed', 'spool begins', 'spool closed', 'pool begins', 'pool closed', 'kinesis begins', 'kinesis closed',
+      'listener begins',
+      'listener closed',
+      'spool begins',
+      'spool closed',
+      'pool begins',
+      'pool closed',
+      'kinesis begins',
+      'kinesis closed',
     ]);
   });
 

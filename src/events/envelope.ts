@@ -169,7 +169,10 @@ export class EnvelopeWriter {
     }
     if (this.total > maxTotal) {
       // It could never fit beside other traffic: retrying would not help, so this is not a 503.
-      throw new RequestError('body_too_large', `the events take ${this.total} bytes in their envelopes, more than half the gateway buffer; send fewer per request`);
+      throw new RequestError(
+        'body_too_large',
+        `the events take ${this.total} bytes in their envelopes, more than half the gateway buffer; send fewer per request`,
+      );
     }
   }
 

@@ -20,12 +20,29 @@ export class EventSpans {
   }
 }
 
-const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a, LBRACE = 0x7b, RBRACE = 0x7d;
-const LBRACKET = 0x5b, RBRACKET = 0x5d, MINUS = 0x2d, PLUS = 0x2b, DOT = 0x2e, ZERO = 0x30, NINE = 0x39;
-const SPACE = 0x20, TAB = 0x09, CR = 0x0d, LF = 0x0a;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COMMA = 0x2c,
+  COLON = 0x3a,
+  LBRACE = 0x7b,
+  RBRACE = 0x7d;
+const LBRACKET = 0x5b,
+  RBRACKET = 0x5d,
+  MINUS = 0x2d,
+  PLUS = 0x2b,
+  DOT = 0x2e,
+  ZERO = 0x30,
+  NINE = 0x39;
+const SPACE = 0x20,
+  TAB = 0x09,
+  CR = 0x0d,
+  LF = 0x0a;
 
 class ScanFailure {
-  constructor(readonly code: 'malformed_json' | 'invalid_utf8' | 'too_deep', readonly what: string) {}
+  constructor(
+    readonly code: 'malformed_json' | 'invalid_utf8' | 'too_deep',
+    readonly what: string,
+  ) {}
 }
 
 // The scanner's cursor lives in module state: the main thread scans one body at a time, and
@@ -60,7 +77,8 @@ function isContinuation(i: number): boolean {
 function skipUtf8Sequence(): void {
   const b = buf[pos];
   let length: number;
-  let secondMin = 0x80, secondMax = 0xbf;
+  let secondMin = 0x80,
+    secondMax = 0xbf;
   if (b >= 0xc2 && b <= 0xdf) length = 2;
   else if (b >= 0xe0 && b <= 0xef) {
     length = 3;
@@ -88,7 +106,8 @@ function scanString(): void {
     }
     if (b === BACKSLASH) {
       const e = buf[pos + 1];
-      if (e === 0x75) { // \uXXXX
+      if (e === 0x75) {
+        // \uXXXX
         if (pos + 5 >= end || !isHex(buf[pos + 2]) || !isHex(buf[pos + 3]) || !isHex(buf[pos + 4]) || !isHex(buf[pos + 5])) fail('bad \\u escape');
         pos += 6;
       } else if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {

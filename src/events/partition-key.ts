@@ -4,14 +4,26 @@
 
 import { MAX_PARTITION_KEY_BYTES } from '../kinesis-limits';
 
-const QUOTE = 0x22, BACKSLASH = 0x5c, LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d, COMMA = 0x2c;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  LBRACE = 0x7b,
+  RBRACE = 0x7d,
+  LBRACKET = 0x5b,
+  RBRACKET = 0x5d,
+  COMMA = 0x2c;
 
 export type PartitionKeyRule = { readonly kind: 'random' } | { readonly kind: 'field'; readonly path: readonly Buffer[] };
 
 export function parsePartitionKeyRule(option: string): PartitionKeyRule {
   if (option === 'random') return { kind: 'random' };
   if (!option.startsWith('field:')) throw new Error(`bad --partition-key ${option}`);
-  return { kind: 'field', path: option.slice('field:'.length).split('.').map((name) => Buffer.from(name)) };
+  return {
+    kind: 'field',
+    path: option
+      .slice('field:'.length)
+      .split('.')
+      .map((name) => Buffer.from(name)),
+  };
 }
 
 function skipWhitespace(buf: Uint8Array, at: number): number {

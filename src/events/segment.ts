@@ -14,7 +14,13 @@ export type SegmentType = (typeof SEGMENT_TYPES)[number];
 export const SEGMENT_MAX_EVENT_BYTES = 32 * 1024;
 export const SEGMENT_MAX_BATCH_BYTES = 500 * 1024;
 
-const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COMMA = 0x2c,
+  LBRACE = 0x7b,
+  RBRACE = 0x7d,
+  LBRACKET = 0x5b,
+  RBRACKET = 0x5d;
 
 /** Byte ranges of one JSON object's members: key (with its quotes) and value. Reused per request. */
 class Members {
@@ -125,21 +131,44 @@ function indexOfKey(buf: Uint8Array, members: Members, name: string): number {
 }
 
 // The keys the spec gives a meaning, one bit each, so that an event's keys are each looked at once.
-const OTHER = 0, WRITE_KEY = 1, MESSAGE_ID = 2, TYPE = 4, SENT_AT = 8, CONTEXT = 16, INTEGRATIONS = 32;
+const OTHER = 0,
+  WRITE_KEY = 1,
+  MESSAGE_ID = 2,
+  TYPE = 4,
+  SENT_AT = 8,
+  CONTEXT = 16,
+  INTEGRATIONS = 32;
 const MEANINGFUL: readonly (readonly [string, number])[] = [
-  ['writeKey', WRITE_KEY], ['messageId', MESSAGE_ID], ['type', TYPE], ['sentAt', SENT_AT], ['context', CONTEXT], ['integrations', INTEGRATIONS],
+  ['writeKey', WRITE_KEY],
+  ['messageId', MESSAGE_ID],
+  ['type', TYPE],
+  ['sentAt', SENT_AT],
+  ['context', CONTEXT],
+  ['integrations', INTEGRATIONS],
 ];
 
 /** Which meaningful key the key at start..end is: picked by its first letter, then compared. */
 function keyOf(buf: Uint8Array, start: number, end: number): number {
   let index: number;
   switch (buf[start + 1]) {
-    case 0x77: index = 0; break; // w
-    case 0x6d: index = 1; break; // m
-    case 0x74: index = 2; break; // t
-    case 0x73: index = 3; break; // s
-    case 0x63: index = 4; break; // c
-    case 0x69: index = 5; break; // i
+    case 0x77:
+      index = 0;
+      break; // w
+    case 0x6d:
+      index = 1;
+      break; // m
+    case 0x74:
+      index = 2;
+      break; // t
+    case 0x73:
+      index = 3;
+      break; // s
+    case 0x63:
+      index = 4;
+      break; // c
+    case 0x69:
+      index = 5;
+      break; // i
     case BACKSLASH:
       for (const [name, bit] of MEANINGFUL) if (keyIs(buf, start, end, name)) return bit;
       return OTHER;
@@ -265,7 +294,8 @@ export class SegmentReader {
     let seen = 0;
     let runStart = -1;
     for (let i = 0; i < count; i++) {
-      const keyStart = members.keyStarts[i], keyEnd = members.keyEnds[i];
+      const keyStart = members.keyStarts[i],
+        keyEnd = members.keyEnds[i];
       const key = keyOf(body, keyStart, keyEnd);
       seen |= key;
       const sharedObject = key === CONTEXT ? shared?.contextAt : key === INTEGRATIONS ? shared?.integrationsAt : undefined;

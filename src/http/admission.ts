@@ -13,7 +13,10 @@ export interface AdmissionOptions {
 const SWEEP_INTERVAL_MS = 10_000;
 
 function list(text: string | undefined, separator: RegExp): string[] {
-  return (text ?? '').split(separator).map((item) => item.trim()).filter(Boolean);
+  return (text ?? '')
+    .split(separator)
+    .map((item) => item.trim())
+    .filter(Boolean);
 }
 
 export class Admission {

@@ -40,7 +40,10 @@ export function forwardedClient(forwardedFor: string, trustedHops: number): stri
     const last = forwardedFor.slice(forwardedFor.lastIndexOf(',') + 1).trim();
     if (last !== '') return isAddress(last) ? last : undefined;
   }
-  const hops = forwardedFor.split(',').map((part) => part.trim()).filter(Boolean);
+  const hops = forwardedFor
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
   const candidate = hops[Math.max(0, hops.length - trustedHops)];
   return candidate && isAddress(candidate) ? candidate : undefined;
 }

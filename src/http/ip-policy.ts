@@ -29,7 +29,10 @@ function truncateIPv6(ip: string): string {
   if (last.includes('.') && groups.slice(0, -2).every((g) => /^0+$/.test(g)) && /^ffff$/i.test(groups[groups.length - 2])) {
     return `::ffff:${truncateIPv4(last)}`;
   }
-  return `${groups.slice(0, 3).map((g) => g.replace(/^0+(?=.)/, '').toLowerCase()).join(':')}::`;
+  return `${groups
+    .slice(0, 3)
+    .map((g) => g.replace(/^0+(?=.)/, '').toLowerCase())
+    .join(':')}::`;
 }
 
 /** The address as the policy stores it; anything that is not an address is dropped under truncate. */

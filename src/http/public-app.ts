@@ -150,8 +150,10 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       metrics.corsRefused.inc();
       return originRefusal;
     }
-    return (admission.rateLimited ? admission.checkRate(facts.ip, Date.now()) : undefined)
-      ?? (checkKey && admission.writeKeysConfigured ? admission.checkWriteKey(head.authorization, head.query) : undefined);
+    return (
+      (admission.rateLimited ? admission.checkRate(facts.ip, Date.now()) : undefined) ??
+      (checkKey && admission.writeKeysConfigured ? admission.checkWriteKey(head.authorization, head.query) : undefined)
+    );
   }
 
   /**
@@ -161,7 +163,13 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
    * its handler replaces any the request had (the body is read by then).
    */
   function take(
-    res: HttpResponse, body: Uint8Array, found: EventSpans, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void,
+    res: HttpResponse,
+    body: Uint8Array,
+    found: EventSpans,
+    path: string,
+    facts: RequestFacts,
+    waitForStream: boolean,
+    answer: (answer: Answer) => void,
   ): void {
     let deferred = false;
     let answered = false;
@@ -178,7 +186,13 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
 
   /** Answers a refused event request; keeps it in --rejects-file when its reason is worth keeping. */
   function refuse(
-    res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close = false, route: Route = EVENTS_PATH, body?: Uint8Array,
+    res: HttpResponse,
+    error: RequestError,
+    startedMs: number,
+    facts: RequestFacts | undefined,
+    close = false,
+    route: Route = EVENTS_PATH,
+    body?: Uint8Array,
   ): void {
     metrics.reject(error.code);
     metrics.answerTimed(route, error.status, startedMs);
@@ -203,24 +217,45 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     }
     const format = bodyFormat(contentType);
     if (format === undefined) {
-      return refuse(res, new RequestError('unsupported_media_type', `Content-Type ${contentType} is not accepted; send application/json, application/x-ndjson or text/plain`), started, facts, true);
+      return refuse(
+        res,
+        new RequestError('unsupported_media_type', `Content-Type ${contentType} is not accepted; send application/json, application/x-ndjson or text/plain`),
+        started,
+        facts,
+        true,
+      );
     }
     const encoding = bodyEncoding(contentEncoding);
     if (encoding === undefined) {
-      return refuse(res, new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send gzip, deflate or identity`), started, facts, true);
+      return refuse(
+        res,
+        new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send gzip, deflate or identity`),
+        started,
+        facts,
+        true,
+      );
     }
     if (declaredLength > options.maxBodyBytes) {
-      return refuse(res, new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), started, facts, true);
+      return refuse(
+        res,
+        new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`),
+        started,
+        facts,
+        true,
+      );
     }
     readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, (body) => {
       if (body === 'timeout') {
-        return res.cork(() => refuse(res, new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), started, facts, true));
+        return res.cork(() =>
+          refuse(res, new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), started, facts, true),
+        );
       }
       // The rest runs inside uWS's data callback, where writes are corked already.
       if (body === 'too_large') {
         return refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), started, facts, true);
       }
-      if (!readiness.acceptingEvents) return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started, facts);
+      if (!readiness.acceptingEvents)
+        return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started, facts);
       const received = body;
       try {
         // Inflating is CPU work on the main thread: bounded by the size and ratio limits.
@@ -280,7 +315,9 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     }
   });
 
-  app.any(EVENTS_PATH, (res, req) => refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST, OPTIONS'), performance.now(), undefined));
+  app.any(EVENTS_PATH, (res, req) =>
+    refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST, OPTIONS'), performance.now(), undefined),
+  );
   addSegmentRoutes({ app, options, factsOf, admit, take, refuse, preflight, bodyFormat });
   addHealthRoutes(app, readiness, metrics);
   app.any('/*', (res, req) => {

@@ -36,7 +36,16 @@ export interface RequestHead {
 // The main thread reads one request head at a time: one object serves them all, valid (like
 // HttpRequest) only during the synchronous part of the handler.
 const head: RequestHead = {
-  contentType: '', contentLength: '', contentEncoding: '', transferEncoding: '', userAgent: '', origin: '', forwardedFor: '', ack: '', authorization: '', query: '',
+  contentType: '',
+  contentLength: '',
+  contentEncoding: '',
+  transferEncoding: '',
+  userAgent: '',
+  origin: '',
+  forwardedFor: '',
+  ack: '',
+  authorization: '',
+  query: '',
 };
 let headerBytes = 0;
 let lengthsDiffer = false;
@@ -58,14 +67,30 @@ function takeHeader(name: string, value: string): void {
       if (first(1 << 0)) head.contentLength = value;
       else if (value !== head.contentLength) lengthsDiffer = true;
       return;
-    case 'content-type': if (first(1 << 1)) head.contentType = value; return;
-    case 'content-encoding': if (first(1 << 2)) head.contentEncoding = value; return;
-    case 'transfer-encoding': if (first(1 << 3)) head.transferEncoding = value; return;
-    case 'user-agent': if (first(1 << 4)) head.userAgent = value; return;
-    case 'origin': if (first(1 << 5)) head.origin = value; return;
-    case 'x-forwarded-for': if (first(1 << 6)) head.forwardedFor = value; return;
-    case 'x-ack': if (first(1 << 7)) head.ack = value; return;
-    case 'authorization': if (first(1 << 8)) head.authorization = value; return;
+    case 'content-type':
+      if (first(1 << 1)) head.contentType = value;
+      return;
+    case 'content-encoding':
+      if (first(1 << 2)) head.contentEncoding = value;
+      return;
+    case 'transfer-encoding':
+      if (first(1 << 3)) head.transferEncoding = value;
+      return;
+    case 'user-agent':
+      if (first(1 << 4)) head.userAgent = value;
+      return;
+    case 'origin':
+      if (first(1 << 5)) head.origin = value;
+      return;
+    case 'x-forwarded-for':
+      if (first(1 << 6)) head.forwardedFor = value;
+      return;
+    case 'x-ack':
+      if (first(1 << 7)) head.ack = value;
+      return;
+    case 'authorization':
+      if (first(1 << 8)) head.authorization = value;
+      return;
   }
 }
 

@@ -27,7 +27,13 @@ export interface EventRouteKit {
   factsOf(head: RequestHead, res: HttpResponse): RequestFacts;
   admit(head: RequestHead, facts: RequestFacts, checkKey: boolean): RequestError | undefined;
   take(
-    res: HttpResponse, body: Uint8Array, spans: EventSpans, path: string, facts: RequestFacts, waitForStream: boolean, answer: (answer: Answer) => void,
+    res: HttpResponse,
+    body: Uint8Array,
+    spans: EventSpans,
+    path: string,
+    facts: RequestFacts,
+    waitForStream: boolean,
+    answer: (answer: Answer) => void,
   ): void;
   refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close: boolean, route: Route, body?: Uint8Array): void;
   preflight(res: HttpResponse, head: RequestHead, route: Route): void;
@@ -35,8 +41,13 @@ export interface EventRouteKit {
 }
 
 const CALLS: readonly (readonly [Route, Route, SegmentType | 'batch'])[] = [
-  ['/v1/track', '/v1/t', 'track'], ['/v1/page', '/v1/p', 'page'], ['/v1/identify', '/v1/i', 'identify'], ['/v1/screen', '/v1/s', 'screen'],
-  ['/v1/group', '/v1/g', 'group'], ['/v1/alias', '/v1/a', 'alias'], ['/v1/batch', '/v1/b', 'batch'],
+  ['/v1/track', '/v1/t', 'track'],
+  ['/v1/page', '/v1/p', 'page'],
+  ['/v1/identify', '/v1/i', 'identify'],
+  ['/v1/screen', '/v1/s', 'screen'],
+  ['/v1/group', '/v1/g', 'group'],
+  ['/v1/alias', '/v1/a', 'alias'],
+  ['/v1/batch', '/v1/b', 'batch'],
 ];
 const SETTINGS_ROUTE = '/v1/projects/*';
 const SETTINGS_PATH = /^\/v1\/projects\/([^/]+)\/settings$/;
@@ -67,8 +78,13 @@ export function segmentSettings(writeKey: string, apiHost: string, protocol: str
   return JSON.stringify({
     integrations: { 'Segment.io': { apiKey: writeKey, apiHost, protocol, unbundledIntegrations: [], addBundledMetadata: false } },
     plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
-    edgeFunction: {}, analyticsNextEnabled: true, middlewareSettings: {}, enabledMiddleware: {}, metrics: { sampleRate: 0 },
-    legacyVideoPluginsEnabled: false, remotePlugins: [],
+    edgeFunction: {},
+    analyticsNextEnabled: true,
+    middlewareSettings: {},
+    enabledMiddleware: {},
+    metrics: { sampleRate: 0 },
+    legacyVideoPluginsEnabled: false,
+    remotePlugins: [],
   });
 }
 

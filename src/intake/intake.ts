@@ -19,9 +19,7 @@ import type { StreamAcks } from './stream-acks';
 
 export type Durability = 'memory' | 'disk';
 
-export type Answer =
-  | { readonly status: 200 | 202; readonly accepted: number }
-  | { readonly status: 503; readonly error: RequestError };
+export type Answer = { readonly status: 200 | 202; readonly accepted: number } | { readonly status: 503; readonly error: RequestError };
 
 export interface IntakeCounters {
   readonly eventsAccepted: CounterHandle;
@@ -88,8 +86,11 @@ export class Intake {
           : `${outcome.deadLettered} passed their TTL or were refused and are in the dead-letter file`;
         answer({
           status: 503,
-          error: new RequestError('not_confirmed', `${outcome.confirmed} of ${accepted} events were confirmed by Kinesis; ${rest}`,
-            { accepted, confirmed: outcome.confirmed, deadLettered: outcome.deadLettered }),
+          error: new RequestError('not_confirmed', `${outcome.confirmed} of ${accepted} events were confirmed by Kinesis; ${rest}`, {
+            accepted,
+            confirmed: outcome.confirmed,
+            deadLettered: outcome.deadLettered,
+          }),
         });
       });
       return;
@@ -105,7 +106,11 @@ export class Intake {
     if (!spool.writable) throw new RequestError('spool_unavailable', `the spool cannot be written (${spool.failureReason}); nothing was accepted`);
     if (!spool.hasRoom(events)) throw new RequestError('buffer_full', 'the gateway buffer and its spool are full');
     const firstSeq = spool.append(events, intoRing, (error) => {
-      if (error) return answer({ status: 503, error: new RequestError('spool_unavailable', `the spool cannot be written (${error.message}); the events are not acknowledged`) });
+      if (error)
+        return answer({
+          status: 503,
+          error: new RequestError('spool_unavailable', `the spool cannot be written (${error.message}); the events are not acknowledged`),
+        });
       counters.acknowledged[durability].inc(accepted);
       answer({ status: 202, accepted });
     });

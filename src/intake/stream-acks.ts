@@ -19,7 +19,10 @@ class Waiter {
   deadLettered = 0;
   timer: NodeJS.Timeout | undefined;
   readonly startedMs = performance.now();
-  constructor(readonly accepted: number, readonly answer: (outcome: AckOutcome) => void) {}
+  constructor(
+    readonly accepted: number,
+    readonly answer: (outcome: AckOutcome) => void,
+  ) {}
 }
 
 export class StreamAcks {
@@ -30,7 +33,10 @@ export class StreamAcks {
     if (waiter.settled === waiter.accepted) this.finish(waiter, false);
   });
 
-  constructor(private readonly timeoutMs: number, private readonly waitSeconds: HistogramHandle) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly waitSeconds: HistogramHandle,
+  ) {}
 
   /** Requests waiting for Kinesis now. */
   get waiting(): number {

@@ -37,7 +37,9 @@ export function listenKinesalite(port: number, host: string): Promise<Kinesalite
   const server = kinesalite({ createStreamMs: 50, deleteStreamMs: 50, updateStreamMs: 50, shardLimit: 1000 });
   surviveClientErrors(server);
   return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new StartupError('local_kinesis_failed', err.code === 'EADDRINUSE' ? `port ${port} is already in use` : err.message)));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new StartupError('local_kinesis_failed', err.code === 'EADDRINUSE' ? `port ${port} is already in use` : err.message)),
+    );
     server.listen(port, host, () => resolve({ server, port: (server.address() as AddressInfo).port }));
   });
 }

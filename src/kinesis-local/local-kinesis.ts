@@ -36,7 +36,9 @@ function forkChild(port: number, host: string): { child: ChildProcess; listening
       if (message.port !== undefined) resolve(message.port);
       else reject(new StartupError('local_kinesis_failed', `the local Kinesis did not start: ${message.error}`));
     });
-    child.once('exit', (code, signal) => reject(new StartupError('local_kinesis_failed', `the local Kinesis exited with ${signal ?? `code ${code}`} before listening`)));
+    child.once('exit', (code, signal) =>
+      reject(new StartupError('local_kinesis_failed', `the local Kinesis exited with ${signal ?? `code ${code}`} before listening`)),
+    );
   });
   return { child, listening };
 }
@@ -57,9 +59,11 @@ export async function startLocalKinesis(port: number, options: LocalKinesisOptio
     running.once('exit', (code, signal) => {
       if (stopped || !options.log) return;
       const log = options.log;
-      log.error({ code, signal, endpoint },
+      log.error(
+        { code, signal, endpoint },
         `the embedded local Kinesis exited (${signal ?? `code ${code}`}); restarting it at ${endpoint}. Its streams were in memory: ` +
-        'what the stream held is lost. The gateway buffer is not: unconfirmed events are retried until the new one answers');
+          'what the stream held is lost. The gateway buffer is not: unconfirmed events are retried until the new one answers',
+      );
       void restart(log);
     });
   };

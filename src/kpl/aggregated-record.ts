@@ -138,8 +138,7 @@ function skipField(data: Uint8Array, tag: number, cursor: { at: number }, end: n
     // Not `cursor.at += readVarint(…)`: that adds the length to the position from before the varint.
     const length = readVarint(data, cursor, end);
     cursor.at += length;
-  }
-  else if (wireType === 1) cursor.at += 8;
+  } else if (wireType === 1) cursor.at += 8;
   else if (wireType === 5) cursor.at += 4;
   else throw new FormatError('unsupported_wire_type', `unsupported wire type ${wireType}`);
 }

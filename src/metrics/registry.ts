@@ -38,7 +38,14 @@ export function createRegistry(shared: SharedMetrics, gauges: MainThreadGauges, 
     } as unknown as Parameters<Registry['registerMetric']>[0]);
   }
   const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
   gauge('gateway_ring_used_bytes', 'Bytes of the shared buffer held by events not yet confirmed by Kinesis', gauges.ringUsedBytes);
   gauge('gateway_ring_capacity_bytes', 'Size of the shared buffer', gauges.ringCapacityBytes);
   gauge('gateway_batches_in_flight', 'Batches handed to workers and not yet confirmed', gauges.batchesInFlight);
@@ -49,7 +56,11 @@ export function createRegistry(shared: SharedMetrics, gauges: MainThreadGauges, 
   gauge('gateway_spool_writable', '1 while the spool takes writes; 0 after a failed commit (disk full, unwritable), until one succeeds', gauges.spoolWritable);
   gauge('gateway_ack_waiting_requests', 'Requests parked for ?ack=stream, waiting for Kinesis', gauges.ackWaiting);
   gauge('gateway_ready', '1 while /readyz answers 200; 0 while starting, over the buffer high-water mark, or shutting down', gauges.ready);
-  gauge('gateway_oldest_unconfirmed_age_seconds', 'Age of the oldest event accepted and not yet confirmed by Kinesis (in the buffer or the spool); 0 when none waits', gauges.oldestUnconfirmedAgeSeconds);
+  gauge(
+    'gateway_oldest_unconfirmed_age_seconds',
+    'Age of the oldest event accepted and not yet confirmed by Kinesis (in the buffer or the spool); 0 when none waits',
+    gauges.oldestUnconfirmedAgeSeconds,
+  );
   // The main thread answers every request: its event-loop delay is the gateway's own latency floor.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();

@@ -33,14 +33,21 @@ function big(n: number): bigint {
 }
 
 export class CounterHandle {
-  constructor(private readonly cells: BigInt64Array, private readonly slot: number) {}
+  constructor(
+    private readonly cells: BigInt64Array,
+    private readonly slot: number,
+  ) {}
   inc(by = 1): void {
     Atomics.add(this.cells, this.slot, big(by));
   }
 }
 
 export class HistogramHandle {
-  constructor(private readonly cells: BigInt64Array, private readonly slot: number, private readonly buckets: readonly number[]) {}
+  constructor(
+    private readonly cells: BigInt64Array,
+    private readonly slot: number,
+    private readonly buckets: readonly number[],
+  ) {}
   /** Records `times` observations of the same value. */
   observe(value: number, times = 1): void {
     let bucket = 0;

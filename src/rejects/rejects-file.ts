@@ -20,8 +20,18 @@ const MAX_PENDING_BYTES = 1024 * 1024;
  * missing write keys, origins, rate limits, overload and protocol abuse are counted, never kept.
  */
 export const KEPT_REASONS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'empty_body', 'malformed_json', 'invalid_utf8', 'bad_encoding', 'not_an_object', 'too_deep', 'body_too_large', 'event_too_large',
-  'unsupported_media_type', 'segment_too_large', 'segment_invalid', 'internal',
+  'empty_body',
+  'malformed_json',
+  'invalid_utf8',
+  'bad_encoding',
+  'not_an_object',
+  'too_deep',
+  'body_too_large',
+  'event_too_large',
+  'unsupported_media_type',
+  'segment_too_large',
+  'segment_invalid',
+  'internal',
 ]);
 
 export interface Rejected {
@@ -55,7 +65,10 @@ export class RejectsFile {
   private size: number | undefined;
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly options: RejectsOptions, private readonly counters: RejectsCounters) {
+  constructor(
+    private readonly options: RejectsOptions,
+    private readonly counters: RejectsCounters,
+  ) {
     this.tokens = options.perSecond;
   }
 
@@ -73,8 +86,14 @@ export class RejectsFile {
     const body = rejected.body ?? new Uint8Array(0);
     const kept = body.subarray(0, REJECT_BODY_BYTES);
     const line = `${JSON.stringify({
-      reason: rejected.reason, message: rejected.message, time: new Date(nowMs).toISOString(), route: rejected.route,
-      ip: rejected.ip, ua: rejected.userAgent, bytes: body.length, truncated: kept.length < body.length,
+      reason: rejected.reason,
+      message: rejected.message,
+      time: new Date(nowMs).toISOString(),
+      route: rejected.route,
+      ip: rejected.ip,
+      ua: rejected.userAgent,
+      bytes: body.length,
+      truncated: kept.length < body.length,
       body: Buffer.from(kept.buffer, kept.byteOffset, kept.length).toString('base64'),
     })}\n`;
     this.pending.push(line);
@@ -111,7 +130,10 @@ export class RejectsFile {
   private async write(lines: readonly string[]): Promise<void> {
     const { file, maxBytes } = this.options;
     const perFile = Math.floor(maxBytes / REJECT_FILES);
-    this.size ??= await stat(file).then((s) => s.size, () => 0);
+    this.size ??= await stat(file).then(
+      (s) => s.size,
+      () => 0,
+    );
     let chunk = '';
     let chunkBytes = 0;
     for (const line of lines) {
@@ -144,9 +166,12 @@ export function rejectsFileOf(
   metrics: { counter(definition: MetricDefinition, ...labels: string[]): CounterHandle },
 ): RejectsFile | undefined {
   if (!config.rejectsFile) return undefined;
-  return new RejectsFile({ file: config.rejectsFile, maxBytes: config.rejectsMaxBytes, perSecond: config.rejectsPerSecond }, {
-    kept: metrics.counter(METRICS.rejectsFile, 'kept'),
-    rateLimited: metrics.counter(METRICS.rejectsFile, 'rate_limited'),
-    failed: metrics.counter(METRICS.rejectsFile, 'failed'),
-  });
+  return new RejectsFile(
+    { file: config.rejectsFile, maxBytes: config.rejectsMaxBytes, perSecond: config.rejectsPerSecond },
+    {
+      kept: metrics.counter(METRICS.rejectsFile, 'kept'),
+      rateLimited: metrics.counter(METRICS.rejectsFile, 'rate_limited'),
+      failed: metrics.counter(METRICS.rejectsFile, 'failed'),
+    },
+  );
 }

@@ -154,7 +154,11 @@ async function readProgress(options: ReplayOptions, size: number): Promise<Progr
     throw err;
   }
   const saved = JSON.parse(text) as Progress;
-  if (saved.size > size) throw new StartupError('replay_progress_mismatch', `${options.progressFile} is the progress of a longer file than ${options.file} (${saved.size} > ${size} bytes): was the file replaced? Remove the progress file to replay it from the start`);
+  if (saved.size > size)
+    throw new StartupError(
+      'replay_progress_mismatch',
+      `${options.progressFile} is the progress of a longer file than ${options.file} (${saved.size} > ${size} bytes): was the file replaced? Remove the progress file to replay it from the start`,
+    );
   // A file that grew since (more dead letters appended) is replayed on from where the last run stopped.
   return { ...saved, size, done: saved.done && saved.size === size };
 }
@@ -179,7 +183,7 @@ async function countEvents(file: string, from: number, to: number): Promise<numb
   let count = 0;
   let lineBytes = 0;
   try {
-    for (let position = from; position < to;) {
+    for (let position = from; position < to; ) {
       const { bytesRead } = await handle.read(buffer, 0, Math.min(READ_BYTES, to - position), position);
       if (bytesRead === 0) break;
       for (let i = 0; i < bytesRead; i++) {
@@ -208,17 +212,27 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const counts = { sent: 0, confirmed: 0, refused: 0, retries: 0 };
   const skipped = progress.confirmedEvents;
   const summary = (complete: boolean, possibleDuplicates: number): ReplaySummary => ({
-    file: options.file, eventsInFile, skippedAsConfirmed: skipped, possibleDuplicates,
-    ...counts, complete, tookMs: Date.now() - started,
+    file: options.file,
+    eventsInFile,
+    skippedAsConfirmed: skipped,
+    possibleDuplicates,
+    ...counts,
+    complete,
+    tookMs: Date.now() - started,
   });
   if (progress.done) {
-    log.info({ progressFile: options.progressFile }, `${options.file} was replayed whole already (${options.progressFile} says so): nothing to send; remove the progress file to send it again`);
+    log.info(
+      { progressFile: options.progressFile },
+      `${options.file} was replayed whole already (${options.progressFile} says so): nothing to send; remove the progress file to send it again`,
+    );
     return summary(true, 0);
   }
   const possibleDuplicates = await countEvents(options.file, progress.confirmedOffset, progress.startedOffset);
   if (progress.confirmedOffset > 0 || possibleDuplicates > 0) {
-    log.info({ skipped, possibleDuplicates, offset: progress.confirmedOffset },
-      `resuming ${options.file}: ${skipped} events were confirmed by an earlier run and are skipped; the next ${possibleDuplicates} may have been sent by it already and can arrive twice (consumers remove duplicates by id)`);
+    log.info(
+      { skipped, possibleDuplicates, offset: progress.confirmedOffset },
+      `resuming ${options.file}: ${skipped} events were confirmed by an earlier run and are skipped; the next ${possibleDuplicates} may have been sent by it already and can arrive twice (consumers remove duplicates by id)`,
+    );
   }
 
   const client = createKinesisClient(options.kinesis);
@@ -240,7 +254,9 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     }
   };
   const target: DeliveryTarget = {
-    client, stream: options.stream, counters,
+    client,
+    stream: options.stream,
+    counters,
     shardMaps: new ShardMapCache(client, options.stream, log, { refreshed: () => undefined }),
     pacer: new ShardPacer(options.rateLimitPercent / 100),
     aggregationMaxBytes: options.aggregationMaxBytes,
@@ -248,10 +264,14 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   };
   const keyRule = parsePartitionKeyRule(options.partitionKey);
 
-  const ticker = options.progress?.isTTY ? setInterval(() => {
-    const done = skipped + counts.confirmed + counts.refused;
-    options.progress!.write(`\rreplaying ${options.file}: ${done} of ${eventsInFile} events confirmed (${eventsInFile ? Math.floor((done / eventsInFile) * 100) : 100}%), ${counts.retries} retries   `);
-  }, 1000) : undefined;
+  const ticker = options.progress?.isTTY
+    ? setInterval(() => {
+        const done = skipped + counts.confirmed + counts.refused;
+        options.progress!.write(
+          `\rreplaying ${options.file}: ${done} of ${eventsInFile} events confirmed (${eventsInFile ? Math.floor((done / eventsInFile) * 100) : 100}%), ${counts.retries} retries   `,
+        );
+      }, 1000)
+    : undefined;
 
   // Chunks in flight, oldest first: the checkpoint moves over the confirmed prefix only.
   const inFlight: Chunk[] = [];
@@ -284,13 +304,18 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       if (chunk.unusable.length > 0) {
         counts.refused += chunk.unusable.length;
         refusedLines.push(...chunk.unusable);
-        log.warn({ lines: chunk.unusable.length, file: options.refusedFile }, 'lines that are not envelopes (or too large for a record) written to the refused file');
+        log.warn(
+          { lines: chunk.unusable.length, file: options.refusedFile },
+          'lines that are not envelopes (or too large for a record) written to the refused file',
+        );
       }
-      const task: Promise<void> = deliver(chunk.events, target).then(async (givenUp) => {
-        keepRefused(givenUp);
-        chunk.done = true;
-        await advance();
-      }).finally(() => running.delete(task));
+      const task: Promise<void> = deliver(chunk.events, target)
+        .then(async (givenUp) => {
+          keepRefused(givenUp);
+          chunk.done = true;
+          await advance();
+        })
+        .finally(() => running.delete(task));
       running.add(task);
     }
     await Promise.all(running);

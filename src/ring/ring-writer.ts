@@ -120,8 +120,12 @@ export class RingWriter {
     }
     if (this.openCount === 0) return;
     const batch: PendingBatch = {
-      start: this.openStart, end: this.head, count: this.openCount, firstSeq: this.recordsWritten - this.openCount,
-      releaseBytes: this.head - this.openStart, confirmed: false,
+      start: this.openStart,
+      end: this.head,
+      count: this.openCount,
+      firstSeq: this.recordsWritten - this.openCount,
+      releaseBytes: this.head - this.openStart,
+      confirmed: false,
     };
     this.pending.push(batch);
     this.openStart = this.head;

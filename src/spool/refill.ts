@@ -95,7 +95,7 @@ export class Refill {
     const fd = openSync(file, 'r');
     let entries = 0;
     try {
-      for (let position = 0; position < size;) {
+      for (let position = 0; position < size; ) {
         const end = readSync(fd, bytes, 0, Math.min(bytes.length, size - position), position);
         if (end === 0) break; // the file shrank since it was measured
         const final = position + end === size;

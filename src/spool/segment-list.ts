@@ -21,7 +21,11 @@ export class SegmentList {
   private readonly totals = new SegmentTotals();
   private readonly deletions = new Set<Promise<void>>();
 
-  constructor(private readonly dir: string, private readonly files: SpoolFiles, private readonly log: Logger) {}
+  constructor(
+    private readonly dir: string,
+    private readonly files: SpoolFiles,
+    private readonly log: Logger,
+  ) {}
 
   /** Bytes appended to the segments, staged ones included. */
   get bytes(): number {
@@ -76,7 +80,8 @@ export class SegmentList {
       const segment = this.segments[i];
       if (!segment.finished) continue;
       this.segments.splice(i--, 1);
-      const deletion = segment.delete(this.files)
+      const deletion = segment
+        .delete(this.files)
         .catch((err: Error) => this.log.warn({ segment: segment.file, err: err.message }, 'cannot delete a finished spool segment'))
         .finally(() => this.deletions.delete(deletion));
       this.deletions.add(deletion);

@@ -49,7 +49,10 @@ export class Staging implements RecordSink {
   /** Events appended for the ring to load later (not straight into it). */
   spilledEvents = 0;
   readonly answers: ((error?: Error) => void)[] = [];
-  constructor(readonly segment: Segment, public bytes: Buffer) {}
+  constructor(
+    readonly segment: Segment,
+    public bytes: Buffer,
+  ) {}
 
   /** Writes the planned events as entries (sealed at commit); `answer` learns how the commit went. Returns the bytes added. */
   add(events: EnvelopeWriter, answer: (error?: Error) => void, spilled: boolean): number {
@@ -71,7 +74,7 @@ export class Staging implements RecordSink {
 
   /** Fills in the marker and checksum of every entry. */
   seal(): void {
-    for (let entry = 0; entry < this.used;) {
+    for (let entry = 0; entry < this.used; ) {
       sealEntry(this.bytes, entry);
       entry += ENTRY_HEADER_BYTES + this.bytes.readUInt32LE(entry + ENTRY_HEADER_BYTES + RECORD_LENGTH_OFFSET);
     }
@@ -167,8 +170,10 @@ export class SegmentWriter {
   private commitFailed(error: Error): void {
     this.options.counters.commitsFailed.inc();
     if (this.failure === undefined) {
-      this.options.log.error({ dir: this.options.dir, err: error.message },
-        `cannot write the spool (${error.message}): refusing events with 503 until it is writable again`);
+      this.options.log.error(
+        { dir: this.options.dir, err: error.message },
+        `cannot write the spool (${error.message}): refusing events with 503 until it is writable again`,
+      );
     }
     this.failure = error.message;
     this.failedAt = Date.now();

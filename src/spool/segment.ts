@@ -45,7 +45,12 @@ export class Segment {
     return segment;
   }
 
-  constructor(readonly id: number, readonly file: string, readonly fromEarlierRun: boolean, private readonly totals: SegmentTotals) {}
+  constructor(
+    readonly id: number,
+    readonly file: string,
+    readonly fromEarlierRun: boolean,
+    private readonly totals: SegmentTotals,
+  ) {}
 
   /** Bytes appended, staged ones included. */
   get size(): number {

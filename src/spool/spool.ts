@@ -85,7 +85,14 @@ export class Spool {
     mkdirSync(dir, { recursive: true });
     this.segments = new SegmentList(dir, files, log);
     this.refiller = new Refill({
-      ring, segments: this.segments, owners: this.owners, files, log, counters, deadLetterFile: options.deadLetterFile, onLoaded: options.onLoaded,
+      ring,
+      segments: this.segments,
+      owners: this.owners,
+      files,
+      log,
+      counters,
+      deadLetterFile: options.deadLetterFile,
+      onLoaded: options.onLoaded,
     });
     let lastId = 0;
     for (const { id, file } of segmentFilesIn(dir)) {
@@ -96,11 +103,20 @@ export class Spool {
     }
     if (this.segments.count > 0) {
       const { count, bytes, unloadedEvents: events } = this.segments;
-      log.info({ dir, segments: count, bytes, events },
-        `the spool holds ${events} events in ${count} segments (${bytes} bytes) from an earlier run: replaying them alongside new traffic`);
+      log.info(
+        { dir, segments: count, bytes, events },
+        `the spool holds ${events} events in ${count} segments (${bytes} bytes) from an earlier run: replaying them alongside new traffic`,
+      );
     }
     this.writer = new SegmentWriter({
-      dir, segmentBytes: options.segmentBytes, commitMs: options.commitMs, files, log, counters, segments: this.segments, firstId: lastId + 1,
+      dir,
+      segmentBytes: options.segmentBytes,
+      commitMs: options.commitMs,
+      files,
+      log,
+      counters,
+      segments: this.segments,
+      firstId: lastId + 1,
       afterCommit: () => this.refiller.run(),
     });
   }
@@ -168,7 +184,7 @@ export class Spool {
     }
     const ring = this.options.ring;
     const firstSeq = ring.nextSeq;
-    for (let at = from; at < staging.used;) {
+    for (let at = from; at < staging.used; ) {
       const record = at + ENTRY_HEADER_BYTES;
       at = record + copyIntoRing(ring, staging.bytes, record);
     }

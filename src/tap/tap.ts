@@ -29,7 +29,9 @@ async function listShardIds(client: KinesisClient, stream: string): Promise<stri
 
 async function iteratorFor(client: KinesisClient, stream: string, shardId: string, cursor: ShardCursor, start: ShardIteratorType): Promise<string | undefined> {
   const type: ShardIteratorType = cursor.lastSequence ? 'AFTER_SEQUENCE_NUMBER' : start;
-  const answer = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: type, StartingSequenceNumber: cursor.lastSequence }));
+  const answer = await client.send(
+    new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: type, StartingSequenceNumber: cursor.lastSequence }),
+  );
   return answer.ShardIterator;
 }
 

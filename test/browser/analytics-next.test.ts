@@ -16,7 +16,14 @@ import { until } from '../support/wait';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 const KEY = 'browser-key';
 const BUILD = path.join(require.resolve('@segment/analytics-next/package.json'), '..', 'dist', 'umd', 'index.js');
@@ -99,9 +106,15 @@ describe('@segment/analytics-next in Chromium', () => {
     const modeOf = (e: Record<string, unknown>) => (e.properties as Marked)?.mode ?? (e.traits as Marked)?.mode;
     const seen = events.map((e) => [modeOf(e), e.type, e.path]);
     assert.deepEqual(seen.sort(), [
-      ['batching', 'identify', '/v1/b'], ['batching', 'page', '/v1/b'], ['batching', 'track', '/v1/b'],
-      ['single', 'identify', '/v1/i'], ['single', 'page', '/v1/p'], ['single', 'track', '/v1/t'],
-      ['unload', 'identify', '/v1/b'], ['unload', 'page', '/v1/b'], ['unload', 'track', '/v1/b'],
+      ['batching', 'identify', '/v1/b'],
+      ['batching', 'page', '/v1/b'],
+      ['batching', 'track', '/v1/b'],
+      ['single', 'identify', '/v1/i'],
+      ['single', 'page', '/v1/p'],
+      ['single', 'track', '/v1/t'],
+      ['unload', 'identify', '/v1/b'],
+      ['unload', 'page', '/v1/b'],
+      ['unload', 'track', '/v1/b'],
     ]);
     const ids = events.map((e) => e.messageId as string);
     for (const id of sent) assert.equal(ids.filter((x) => x === id).length, 1, `${id} is on the stream once`);

@@ -13,7 +13,16 @@ import { startGateway, tapStream, type Gateway } from '../support/processes';
 import { until } from '../support/wait';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 function page(gatewayUrl: string, sender: string): string {
   return `<!doctype html><meta charset="utf-8"><title>sending</title><script>
@@ -58,7 +67,7 @@ after(async () => {
 });
 
 describe('events from a real browser', () => {
-  it('arrive from an allowed origin by beacon, keepalive fetch and pixel, with the browser\'s user agent; a disallowed origin is refused', async () => {
+  it("arrive from an allowed origin by beacon, keepalive fetch and pixel, with the browser's user agent; a disallowed origin is refused", async () => {
     const context = await browser.newContext();
     const tab = await context.newPage();
     const userAgent = (await tab.evaluate('navigator.userAgent')) as string;
@@ -69,8 +78,9 @@ describe('events from a real browser', () => {
     // The beacons go out in the background: the page stays open until the gateway has had them all.
     await until('the gateway took the four events and refused the beacon of the other origin', async () => {
       const metrics = await metricsText(gateway);
-      return metricValue(metrics, 'gateway_events_accepted_total') >= 4
-        && metricValue(metrics, 'gateway_events_rejected_total{reason="origin_not_allowed"}') >= 1;
+      return (
+        metricValue(metrics, 'gateway_events_accepted_total') >= 4 && metricValue(metrics, 'gateway_events_rejected_total{reason="origin_not_allowed"}') >= 1
+      );
     });
     await context.close();
 

@@ -29,7 +29,11 @@ export interface Instruction {
 
 /** The Dockerfile as stages of instructions (continuation lines joined, comments dropped). */
 export function dockerfileStages(): Instruction[][] {
-  const lines = read('Dockerfile').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = read('Dockerfile')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: Instruction[][] = [[]];
   for (const line of lines) {
     const [, keyword, value] = /^(\S+)\s+(.*)$/.exec(line)!;
@@ -62,7 +66,9 @@ export const KUBERNETES_DIR = 'deploy/kubernetes';
 
 /** Every Kubernetes object in deploy/kubernetes/*.yaml, except the kustomization, with its file. */
 export function kubernetesManifests(): { file: string; manifest: Manifest }[] {
-  const files = readdirSync(path.join(ROOT, KUBERNETES_DIR)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
+  const files = readdirSync(path.join(ROOT, KUBERNETES_DIR))
+    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+    .sort();
   return files.flatMap((file) =>
     parseAllDocuments(read(`${KUBERNETES_DIR}/${file}`)).map((document) => {
       if (document.errors.length > 0) throw new Error(`${file}: ${document.errors.map((e) => e.message).join('; ')}`);

@@ -34,29 +34,26 @@ describe('deploy/check-image.sh --list-context', () => {
   }
 
   it('applies the pattern forms .dockerignore uses, as Docker does', () => {
-    const dir = tree(
-      ['# a comment', '**/node_modules', '*.log', 'bench', 'deploy/aws', '/dist/', 'src/**/*.test.ts', '?.tmp', '  docs  ', ''].join('\n'),
-      [
-        'package.json',
-        'node_modules/a/index.js', // **/node_modules at the top
-        'src/node_modules/b.js', // and below it
-        'top.log', // *.log: at the top only
-        'src/deep.log',
-        'bench/run.ts', // a directory, with all it holds
-        'benchmarks.md', // not a prefix match
-        'deploy/aws/lib/stack.ts',
-        'deploy/awsome.txt',
-        'deploy/image/install.sh',
-        'dist/a.js', // /dist/: the top-level one
-        'src/dist/b.js',
-        'src/a.test.ts', // src/**/*.test.ts: ** spans no segment or several
-        'src/x/y/b.test.ts',
-        'src/a.ts',
-        'a.tmp', // ?: one character, within a segment
-        'ab.tmp',
-        'docs/index.md', // surrounding spaces trimmed
-      ],
-    );
+    const dir = tree(['# a comment', '**/node_modules', '*.log', 'bench', 'deploy/aws', '/dist/', 'src/**/*.test.ts', '?.tmp', '  docs  ', ''].join('\n'), [
+      'package.json',
+      'node_modules/a/index.js', // **/node_modules at the top
+      'src/node_modules/b.js', // and below it
+      'top.log', // *.log: at the top only
+      'src/deep.log',
+      'bench/run.ts', // a directory, with all it holds
+      'benchmarks.md', // not a prefix match
+      'deploy/aws/lib/stack.ts',
+      'deploy/awsome.txt',
+      'deploy/image/install.sh',
+      'dist/a.js', // /dist/: the top-level one
+      'src/dist/b.js',
+      'src/a.test.ts', // src/**/*.test.ts: ** spans no segment or several
+      'src/x/y/b.test.ts',
+      'src/a.ts',
+      'a.tmp', // ?: one character, within a segment
+      'ab.tmp',
+      'docs/index.md', // surrounding spaces trimmed
+    ]);
     assert.deepEqual(listContext(dir).sort(), [
       '.dockerignore',
       'ab.tmp',
@@ -86,10 +83,19 @@ describe('deploy/check-image.sh --list-context', () => {
       .map((file) => `src/${file}`)
       .filter((file) => statSync(path.join(ROOT, file)).isFile());
     assert.ok(sources.length > 20);
-    for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'deploy/image/install.sh', 'deploy/image/tsconfig.json', 'deploy/image/healthcheck.js', ...sources]) {
+    for (const file of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'deploy/image/install.sh',
+      'deploy/image/tsconfig.json',
+      'deploy/image/healthcheck.js',
+      ...sources,
+    ]) {
       assert.ok(context.has(file), `${file} is in the build context`);
     }
-    for (const file of context) assert.doesNotMatch(file, /^(test|bench|docs|grafana|deploy\/(aws|kubernetes|compose))\/|(^|\/)(node_modules|dist)\/|^\.git\//, file);
+    for (const file of context)
+      assert.doesNotMatch(file, /^(test|bench|docs|grafana|deploy\/(aws|kubernetes|compose))\/|(^|\/)(node_modules|dist)\/|^\.git\//, file);
     assert.ok(read('Dockerfile').includes('COPY . .'), 'the build stage copies the whole context');
   });
 });

@@ -13,9 +13,7 @@ const services: Record<string, Manifest> = compose.services;
 
 /** [host path, container path, options] of each bind mount (relative host paths only). */
 function bindMounts(service: Manifest): [string, string][] {
-  return (service.volumes ?? [])
-    .filter((v: string) => v.startsWith('./'))
-    .map((v: string) => v.split(':').slice(0, 2) as [string, string]);
+  return (service.volumes ?? []).filter((v: string) => v.startsWith('./')).map((v: string) => v.split(':').slice(0, 2) as [string, string]);
 }
 
 describe('docker-compose.yml', () => {
@@ -27,7 +25,8 @@ describe('docker-compose.yml', () => {
     const service = services.gateway;
     assert.equal(service.build, '.');
     const env = service.environment ?? {};
-    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'GATEWAY_REGION', 'GATEWAY_KINESIS_ENDPOINT', 'AWS_ENDPOINT_URL']) assert.equal(env[name], undefined, name);
+    for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION', 'GATEWAY_REGION', 'GATEWAY_KINESIS_ENDPOINT', 'AWS_ENDPOINT_URL'])
+      assert.equal(env[name], undefined, name);
     const command: string[] = service.command;
     assert.equal(command[0], 'serve');
     assert.equal(flag(command, '--region'), undefined);
@@ -39,7 +38,8 @@ describe('docker-compose.yml', () => {
     assert.ok(flag(command, '--dead-letter-file')!.startsWith(`${gateway.deadLetterDir}/`));
     // The image's CMD differs only in the flags that are about the load balancer.
     const cmd: string[] = JSON.parse(instruction(imageStage(), 'CMD')!);
-    const withoutLbFlags = (args: string[]) => args.filter((_, i) => !['--trust-proxy-hops', '--drain-delay-ms'].includes(args[i]) && !['--trust-proxy-hops', '--drain-delay-ms'].includes(args[i - 1]));
+    const withoutLbFlags = (args: string[]) =>
+      args.filter((_, i) => !['--trust-proxy-hops', '--drain-delay-ms'].includes(args[i]) && !['--trust-proxy-hops', '--drain-delay-ms'].includes(args[i - 1]));
     assert.deepEqual(withoutLbFlags(command), withoutLbFlags(cmd));
   });
 
@@ -79,6 +79,9 @@ describe('docker-compose.yml', () => {
     assert.ok(statSync(path.join(ROOT, dashboards, 'kinesis-gateway.json')).isFile());
     assert.equal(services.grafana.environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH, `${providers[0].options.path}/kinesis-gateway.json`);
     const datasources = yamlFile(inside['/etc/grafana/provisioning/datasources/prometheus.yml']).datasources;
-    assert.deepEqual(datasources.map((d: Manifest) => [d.type, d.url]), [['prometheus', 'http://prometheus:9090']]);
+    assert.deepEqual(
+      datasources.map((d: Manifest) => [d.type, d.url]),
+      [['prometheus', 'http://prometheus:9090']],
+    );
   });
 });

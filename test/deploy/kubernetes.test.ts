@@ -60,10 +60,15 @@ function unknownFields(value: unknown, known: Set<string>, where = ''): string[]
 describe('Kubernetes manifests', () => {
   it('are valid against the Kubernetes and Prometheus operator schemas', async () => {
     const manifests = kubernetesManifests();
-    assert.deepEqual(
-      manifests.map(({ manifest }) => manifest.kind).sort(),
-      ['Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ServiceMonitor'],
-    );
+    assert.deepEqual(manifests.map(({ manifest }) => manifest.kind).sort(), [
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'Ingress',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+      'ServiceMonitor',
+    ]);
     for (const { file, manifest } of manifests) {
       const Model = await modelOf(manifest);
       assert.doesNotThrow(() => new Model(manifest).validate(), `${file} (${manifest.kind})`);
@@ -104,7 +109,10 @@ describe('the Deployment', () => {
     assert.equal(flag(container.args, '--trust-proxy-hops'), '1');
     assert.equal(Number(flag(container.args, '--drain-delay-ms')), timing.drainDelayMs);
     assert.equal(Number(flag(container.args, '--shutdown-timeout-ms')), timing.shutdownTimeoutMs);
-    assert.deepEqual(container.ports, [{ name: 'events', containerPort: gateway.publicPort }, { name: 'admin', containerPort: gateway.adminPort }]);
+    assert.deepEqual(container.ports, [
+      { name: 'events', containerPort: gateway.publicPort },
+      { name: 'admin', containerPort: gateway.adminPort },
+    ]);
     const env = Object.fromEntries(container.env.map((e: Manifest) => [e.name, e.value]));
     assert.ok(env.GATEWAY_REGION, 'a region: without one the gateway would start its embedded local Kinesis');
     assert.ok(env.GATEWAY_STREAM);
@@ -133,7 +141,10 @@ describe('the Deployment', () => {
     for (const dir of [gateway.spoolDir, gateway.deadLetterDir, '/tmp']) {
       assert.ok(mounts[dir], `${dir} is mounted`);
       assert.notEqual(mounts[dir].readOnly, true);
-      assert.ok(pod.volumes.some((v: Manifest) => v.name === mounts[dir].name && v.emptyDir), `${dir} is an emptyDir`);
+      assert.ok(
+        pod.volumes.some((v: Manifest) => v.name === mounts[dir].name && v.emptyDir),
+        `${dir} is an emptyDir`,
+      );
     }
     assert.ok(flag(container.args, '--dead-letter-file')!.startsWith(`${gateway.deadLetterDir}/`));
     assert.equal(flag(container.args, '--spool-dir'), gateway.spoolDir);

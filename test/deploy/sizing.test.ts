@@ -18,7 +18,13 @@ interface Table {
 
 /** Every table of a markdown file, rows keyed by their first cell. */
 function tables(markdown: string): Table[] {
-  const cells = (line: string) => line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((cell) => cell.trim());
+  const cells = (line: string) =>
+    line
+      .trim()
+      .replace(/^\|/, '')
+      .replace(/\|$/, '')
+      .split('|')
+      .map((cell) => cell.trim());
   const found: Table[] = [];
   const lines = markdown.split('\n');
   let heading = '';

@@ -12,8 +12,9 @@ interface DocsTable {
   columns: string[];
   rows: Map<string, Record<string, string>>;
 }
-const { readTable, cellValue }: { readTable(markdown: string, heading: string): DocsTable; cellValue(cell: string): number | string | undefined } =
-  require(`${ROOT}/deploy/docs-table.js`);
+const { readTable, cellValue }: { readTable(markdown: string, heading: string): DocsTable; cellValue(cell: string): number | string | undefined } = require(
+  `${ROOT}/deploy/docs-table.js`,
+);
 
 const { gateway, timing } = settings;
 const docs = read('docs/deploying.md');
@@ -100,10 +101,21 @@ describe('docs/deploying.md', () => {
     const table = readTable(docs, 'The keep-alive idle timeout');
     const builds = [...table.rows.values()];
     const expected = [
-      [`official ${timing.uwsIdleCloseSeconds.official.version}`, `${timing.uwsIdleCloseSeconds.official.min}–${timing.uwsIdleCloseSeconds.official.max} s`, `${timing.albIdleTimeoutSeconds} s`],
-      [`legacy ${timing.uwsIdleCloseSeconds.legacy.version}`, `${timing.uwsIdleCloseSeconds.legacy.min}–${timing.uwsIdleCloseSeconds.legacy.max} s`, `${timing.legacyAlbIdleTimeoutSeconds} s`],
+      [
+        `official ${timing.uwsIdleCloseSeconds.official.version}`,
+        `${timing.uwsIdleCloseSeconds.official.min}–${timing.uwsIdleCloseSeconds.official.max} s`,
+        `${timing.albIdleTimeoutSeconds} s`,
+      ],
+      [
+        `legacy ${timing.uwsIdleCloseSeconds.legacy.version}`,
+        `${timing.uwsIdleCloseSeconds.legacy.min}–${timing.uwsIdleCloseSeconds.legacy.max} s`,
+        `${timing.legacyAlbIdleTimeoutSeconds} s`,
+      ],
     ];
-    assert.deepEqual(builds.map((row) => [row['uWS build'], row['idle close'], row['ALB idle timeout']]), expected);
+    assert.deepEqual(
+      builds.map((row) => [row['uWS build'], row['idle close'], row['ALB idle timeout']]),
+      expected,
+    );
   });
 });
 
@@ -129,13 +141,17 @@ describe('docs/operations.md, "Behind an AWS load balancer"', () => {
       'preStop sleep': `the preStop sleep (${timing.preStopSleepSeconds} s, Kubernetes)`,
       'shutdown timeout': `the shutdown timeout, ${flag(gateway.args, '--shutdown-timeout-ms')} ms`,
       'trust proxy hops': `\`--trust-proxy-hops ${flag(gateway.args, '--trust-proxy-hops')}\``,
-      'task role': `exactly ${JSON.parse(read('deploy/kubernetes/iam-policy.json')).Statement[0].Action.map((a: string) => `\`${a}\``).join(', ').replace(/, ([^,]*)$/, ' and $1')} on the stream`,
+      'task role': `exactly ${JSON.parse(read('deploy/kubernetes/iam-policy.json'))
+        .Statement[0].Action.map((a: string) => `\`${a}\``)
+        .join(', ')
+        .replace(/, ([^,]*)$/, ' and $1')} on the stream`,
     };
   }
 
   it('states the values of deploy/settings.json', () => {
     assert.ok(start >= 0, 'docs/operations.md has the section');
-    for (const [what, statement] of Object.entries(statements())) assert.ok(section.includes(statement), `${what}: docs/operations.md should say ${JSON.stringify(statement)}`);
+    for (const [what, statement] of Object.entries(statements()))
+      assert.ok(section.includes(statement), `${what}: docs/operations.md should say ${JSON.stringify(statement)}`);
   });
 
   it('holds no other number (besides Node 24, Debian 13 and the 503)', () => {
@@ -162,7 +178,15 @@ describe('the timing chain', () => {
 
   it('is what the CDK app reads: deploy/settings.json, not copies of its values', () => {
     const stack = read('deploy/aws/lib/gateway-stack.ts');
-    for (const used of ['timing.albIdleTimeoutSeconds', 'timing.deregistrationDelaySeconds', 'timing.ecsStopTimeoutSeconds', 'timing.healthCheck.path', 'timing.healthCheck.intervalSeconds', 'timing.healthCheck.unhealthyThreshold', 'command: gateway.args']) {
+    for (const used of [
+      'timing.albIdleTimeoutSeconds',
+      'timing.deregistrationDelaySeconds',
+      'timing.ecsStopTimeoutSeconds',
+      'timing.healthCheck.path',
+      'timing.healthCheck.intervalSeconds',
+      'timing.healthCheck.unhealthyThreshold',
+      'command: gateway.args',
+    ]) {
       assert.ok(stack.includes(used), `gateway-stack.ts uses ${used}`);
     }
   });
@@ -202,7 +226,10 @@ describe('the Dockerfile', () => {
   it('leaves what docs/deploying.md states as its size, which deploy/check-image.sh enforces', () => {
     const { installMiB, installToleranceMiB } = settings.image;
     assert.ok(installToleranceMiB > 0 && installToleranceMiB <= installMiB / 5, 'a tolerance that still catches a platform’s binaries left in');
-    const size = docs.split('\n- ').find((item) => item.startsWith('**Size**'))?.replace(/\s+/g, ' ');
+    const size = docs
+      .split('\n- ')
+      .find((item) => item.startsWith('**Size**'))
+      ?.replace(/\s+/g, ' ');
     assert.ok(size, 'docs/deploying.md has a **Size** item');
     assert.ok(size.includes(`the install leaves about ${installMiB} MiB`), size);
     assert.ok(size.includes(`fails beyond ± ${installToleranceMiB} MiB`), size);
@@ -212,7 +239,9 @@ describe('the Dockerfile', () => {
   });
 
   it('leaves the tests, the benchmarks and other artefacts out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').filter((l) => l && !l.startsWith('#'));
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     for (const entry of ['**/node_modules', '**/dist', '.git', 'test', 'bench', 'deploy/aws']) assert.ok(ignored.includes(entry), entry);
     assert.ok(!ignored.some((entry) => ['src', 'deploy/image', 'deploy', 'package.json', 'package-lock.json', 'tsconfig.json'].includes(entry)));
   });

@@ -26,8 +26,12 @@ const meta = { receivedAt: 1_700_000_000_123, ip: '203.0.113.7', userAgent: 'Moz
 function takeIntoRing(ring: RingWriter, body: Uint8Array, spans: EventSpans, keyRule = 'random'): void {
   const metrics = new SharedMetrics();
   const intake = new Intake({
-    ring, spool: undefined, durability: 'memory', acks: new StreamAcks(1000, metrics.histogram(METRICS.ackWait)),
-    keyRule: parsePartitionKeyRule(keyRule), counters: intakeCounters(metrics),
+    ring,
+    spool: undefined,
+    durability: 'memory',
+    acks: new StreamAcks(1000, metrics.histogram(METRICS.ackWait)),
+    keyRule: parsePartitionKeyRule(keyRule),
+    counters: intakeCounters(metrics),
   });
   intake.take(body, spans, meta, false, () => undefined);
 }
@@ -87,12 +91,28 @@ describe('envelopes', () => {
 
   it('encode ip, ua and path exactly as JSON.stringify would, whatever their characters', () => {
     const userAgents = [
-      'Mozilla/5.0 (X11; Linux x86_64) Chrome/142.0.0.0', '', 'say "hi"', 'back\\slash', 'tab\there\nnewline\u0000nul\u001fus\u007fdel',
-      'Größe ümlaut', '日本語のUA', 'emoji 🎉 pair', 'lone \ud800 high', 'lone \udc00 low', 'x'.repeat(9000) + '"',
+      'Mozilla/5.0 (X11; Linux x86_64) Chrome/142.0.0.0',
+      '',
+      'say "hi"',
+      'back\\slash',
+      'tab\there\nnewline\u0000nul\u001fus\u007fdel',
+      'Größe ümlaut',
+      '日本語のUA',
+      'emoji 🎉 pair',
+      'lone \ud800 high',
+      'lone \udc00 low',
+      'x'.repeat(9000) + '"',
     ];
-    const metas: RequestMeta[] = userAgents.map((userAgent, i) => ({ receivedAt: [0, 7, 1_700_000_000_123, Number.MAX_SAFE_INTEGER][i % 4], ip: i % 2 ? '2001:db8::1' : '203.0.113.7', userAgent, path: i % 3 ? '/v1/events' : '/v1/pixel.gif' }));
+    const metas: RequestMeta[] = userAgents.map((userAgent, i) => ({
+      receivedAt: [0, 7, 1_700_000_000_123, Number.MAX_SAFE_INTEGER][i % 4],
+      ip: i % 2 ? '2001:db8::1' : '203.0.113.7',
+      userAgent,
+      path: i % 3 ? '/v1/events' : '/v1/pixel.gif',
+    }));
     for (const m of metas) {
-      const expected = Buffer.from(`","receivedAt":${m.receivedAt},"ip":${JSON.stringify(m.ip)},"ua":${JSON.stringify(m.userAgent)},"path":${JSON.stringify(m.path)},"event":`);
+      const expected = Buffer.from(
+        `","receivedAt":${m.receivedAt},"ip":${JSON.stringify(m.ip)},"ua":${JSON.stringify(m.userAgent)},"path":${JSON.stringify(m.path)},"event":`,
+      );
       assert.equal(envelopeMiddle(m).toString('latin1'), expected.toString('latin1'), JSON.stringify(m.userAgent.slice(0, 40)));
     }
   });
@@ -107,8 +127,12 @@ describe('envelopes', () => {
     scanEvents(body, 'json', 32, spans);
     const metrics = new SharedMetrics();
     const intake = new Intake({
-      ring, spool: undefined, durability: 'memory', acks: new StreamAcks(1000, metrics.histogram(METRICS.ackWait)),
-      keyRule: parsePartitionKeyRule('random'), counters: intakeCounters(metrics),
+      ring,
+      spool: undefined,
+      durability: 'memory',
+      acks: new StreamAcks(1000, metrics.histogram(METRICS.ackWait)),
+      keyRule: parsePartitionKeyRule('random'),
+      counters: intakeCounters(metrics),
     });
     intake.take(body, spans, long, false, () => undefined);
     ring.closeBatch();
@@ -147,7 +171,10 @@ describe('envelopes', () => {
     const spans = new EventSpans();
     const body = Buffer.from(`{"a":1}\n{"big":"${'x'.repeat(1024 * 1024 - 100)}"}`);
     scanEvents(body, 'ndjson', 32, spans);
-    assert.throws(() => takeIntoRing(ring, body, spans), (err: RequestError) => err.code === 'event_too_large' && /^event 1: /.test(err.message));
+    assert.throws(
+      () => takeIntoRing(ring, body, spans),
+      (err: RequestError) => err.code === 'event_too_large' && /^event 1: /.test(err.message),
+    );
     assert.equal(ring.used, 0);
   });
 });
@@ -175,21 +202,33 @@ describe('planning envelopes', () => {
     const event = (pad: number) => `{"userId":"k","p":"${'x'.repeat(pad)}"}`;
     const fits = MiB - 1 - dataBytes(event(0).length); // the key "k" is the 1
     assert.equal(plan(event(fits), 'field:userId').count, 1);
-    assert.throws(() => plan(event(fits + 1), 'field:userId'), (err: RequestError) => err.code === 'event_too_large' && err.status === 413);
+    assert.throws(
+      () => plan(event(fits + 1), 'field:userId'),
+      (err: RequestError) => err.code === 'event_too_large' && err.status === 413,
+    );
   });
 
   it('refuses a request whose events would take more than the limit it is given (half the ring)', () => {
     const body = '[{"a":1},{"b":2}]';
     const total = plan(body).total;
     assert.equal(plan(body, 'random', total).count, 2);
-    assert.throws(() => plan(body, 'random', total - 1), (err: RequestError) =>
-      err.code === 'body_too_large' && err.message === `the events take ${total} bytes in their envelopes, more than half the gateway buffer; send fewer per request`);
+    assert.throws(
+      () => plan(body, 'random', total - 1),
+      (err: RequestError) =>
+        err.code === 'body_too_large' &&
+        err.message === `the events take ${total} bytes in their envelopes, more than half the gateway buffer; send fewer per request`,
+    );
   });
 
   it('can read receivedAt back from the bytes of an envelope', () => {
     const { raw } = ingest('{"a":1}');
     assert.equal(receivedAtOf(Buffer.from(raw[0])), meta.receivedAt);
-    const other = Buffer.concat([Buffer.from('{"id":"'), Buffer.alloc(EVENT_ID_LENGTH, 'x'), envelopeMiddle({ ...meta, receivedAt: 1_799_999_999_990 }), Buffer.from('{}}')]);
+    const other = Buffer.concat([
+      Buffer.from('{"id":"'),
+      Buffer.alloc(EVENT_ID_LENGTH, 'x'),
+      envelopeMiddle({ ...meta, receivedAt: 1_799_999_999_990 }),
+      Buffer.from('{}}'),
+    ]);
     assert.equal(receivedAtOf(other), 1_799_999_999_990);
   });
 });

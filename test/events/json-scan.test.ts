@@ -28,8 +28,7 @@ function referenceAccepts(bytes: Uint8Array, depth: number): boolean {
   } catch {
     return false;
   }
-  const depthOf = (v: unknown): number =>
-    v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0;
+  const depthOf = (v: unknown): number => (v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0);
   return value !== null && typeof value === 'object' && !Array.isArray(value) && depthOf(value) <= depth;
 }
 
@@ -37,8 +36,7 @@ describe('scanEvents: body shapes', () => {
   it('finds one object', () => assert.deepEqual(events('{"a":1}', 'json'), ['{"a":1}']));
   it('finds the objects of an array, without the whitespace around them', () =>
     assert.deepEqual(events(' [ {"a":1} ,\n{"b":[2,3]} ] ', 'json'), ['{"a":1}', '{"b":[2,3]}']));
-  it('finds NDJSON lines, tolerating CRLF and blank lines', () =>
-    assert.deepEqual(events('{"a":1}\r\n\n{"b":2}\n', 'ndjson'), ['{"a":1}', '{"b":2}']));
+  it('finds NDJSON lines, tolerating CRLF and blank lines', () => assert.deepEqual(events('{"a":1}\r\n\n{"b":2}\n', 'ndjson'), ['{"a":1}', '{"b":2}']));
   it('reads a text/plain beacon as JSON or NDJSON', () => {
     assert.deepEqual(events('[{"a":1},{"b":2}]', 'auto'), ['{"a":1}', '{"b":2}']);
     assert.deepEqual(events('{"a":1}\n{"b":2}', 'auto'), ['{"a":1}', '{"b":2}']);
@@ -147,7 +145,12 @@ describe('scanEvents: the edges of what is valid', () => {
     const disagreements: string[] = [];
     for (let lead = 0x80; lead <= 0xff; lead++) {
       for (const second of seconds) {
-        for (const tail of [[0x80, 0x80], [0xbf, 0x41], [0x80, 0xc0], [0x41, 0x41]]) {
+        for (const tail of [
+          [0x80, 0x80],
+          [0xbf, 0x41],
+          [0x80, 0xc0],
+          [0x41, 0x41],
+        ]) {
           const body = Buffer.from([...Buffer.from('{"a":"'), lead, second, ...tail, ...Buffer.from('"}')]);
           let ours = true;
           try {
@@ -174,7 +177,7 @@ describe('scanEvents agrees with TextDecoder(fatal) + JSON.parse', () => {
 
   it('on 30,000 random mutations of valid events', () => {
     let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
     let accepted = 0;
     for (let i = 0; i < 30_000; i++) {
       const bytes = Buffer.from(seeds[i % seeds.length]);
@@ -197,7 +200,8 @@ describe('scanEvents agrees with TextDecoder(fatal) + JSON.parse', () => {
         assert.ok(err instanceof RequestError);
         actual = false;
       }
-      if (actual !== expected) assert.fail(`disagreement on ${JSON.stringify(mutated.toString('latin1'))} (depth ${depth}): ours ${actual}, reference ${expected}`);
+      if (actual !== expected)
+        assert.fail(`disagreement on ${JSON.stringify(mutated.toString('latin1'))} (depth ${depth}): ours ${actual}, reference ${expected}`);
       if (actual) accepted++;
     }
     assert.ok(accepted > 1000, `${accepted} mutations were valid, so both verdicts were exercised`);

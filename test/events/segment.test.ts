@@ -36,14 +36,14 @@ describe('Segment calls', () => {
     assert.deepEqual(rest, { userId: 'u1', event: 'Clicked', properties: { a: [1, { b: 'x' }] } });
   });
 
-  it('keeps a sent messageId and type, and reports the body\'s write key', () => {
+  it("keeps a sent messageId and type, and reports the body's write key", () => {
     const reader = new SegmentReader();
     reader.read(Buffer.from(' { "type" : "page", "messageId" : "m-1", "writeKey":"k\\u0031", "name": "Home" } '), 'track', 8);
     assert.equal(reader.writeKey, 'k1');
     assert.deepEqual(eventsOf(reader), [{ type: 'page', messageId: 'm-1', name: 'Home' }]);
   });
 
-  it('turns a batch into one event per call, merging the batch context and integrations (the call\'s own keys win) and its sentAt', () => {
+  it("turns a batch into one event per call, merging the batch context and integrations (the call's own keys win) and its sentAt", () => {
     const events = read({
       batch: [
         { type: 'track', messageId: 'a', event: 'E', context: { page: { path: '/' }, ip: '1.2.3.4' } },
@@ -57,12 +57,20 @@ describe('Segment calls', () => {
     });
     assert.deepEqual(events, [
       {
-        type: 'track', messageId: 'a', event: 'E', context: { library: { name: 'lib' }, page: { path: '/' }, ip: '1.2.3.4' },
-        integrations: { All: true, Mixpanel: false }, sentAt: '2026-01-01T00:00:00.000Z',
+        type: 'track',
+        messageId: 'a',
+        event: 'E',
+        context: { library: { name: 'lib' }, page: { path: '/' }, ip: '1.2.3.4' },
+        integrations: { All: true, Mixpanel: false },
+        sentAt: '2026-01-01T00:00:00.000Z',
       },
       {
-        type: 'identify', messageId: 'b', traits: { n: 1 }, integrations: { Mixpanel: false, All: false },
-        context: { library: { name: 'lib' }, ip: '9.9.9.9' }, sentAt: '2026-01-01T00:00:00.000Z',
+        type: 'identify',
+        messageId: 'b',
+        traits: { n: 1 },
+        integrations: { Mixpanel: false, All: false },
+        context: { library: { name: 'lib' }, ip: '9.9.9.9' },
+        sentAt: '2026-01-01T00:00:00.000Z',
       },
       { type: 'alias', messageId: 'c', sentAt: 'own', context: 'not an object', integrations: { All: true, Mixpanel: false } },
     ]);
@@ -84,10 +92,20 @@ describe('Segment calls', () => {
     ['invalid UTF-8', Buffer.from('{"event":"\xff"}', 'latin1'), 'track', 'invalid_utf8', /UTF-8/],
     ['an empty body', '  ', 'track', 'empty_body', /no events/],
     ['a call past 32 KB', JSON.stringify({ event: 'x'.repeat(SEGMENT_MAX_EVENT_BYTES) }), 'track', 'segment_too_large', /32768/],
-    ['a call in a batch past 32 KB', JSON.stringify({ batch: [{ type: 'track', p: 'x'.repeat(SEGMENT_MAX_EVENT_BYTES) }] }), 'batch', 'segment_too_large',
-      /^event 0: /],
-    ['a batch past 500 KB', JSON.stringify({ batch: Array.from({ length: 20 }, () => ({ type: 'track', p: 'x'.repeat(30_000) })) }), 'batch',
-      'segment_too_large', new RegExp(`${SEGMENT_MAX_BATCH_BYTES}`)],
+    [
+      'a call in a batch past 32 KB',
+      JSON.stringify({ batch: [{ type: 'track', p: 'x'.repeat(SEGMENT_MAX_EVENT_BYTES) }] }),
+      'batch',
+      'segment_too_large',
+      /^event 0: /,
+    ],
+    [
+      'a batch past 500 KB',
+      JSON.stringify({ batch: Array.from({ length: 20 }, () => ({ type: 'track', p: 'x'.repeat(30_000) })) }),
+      'batch',
+      'segment_too_large',
+      new RegExp(`${SEGMENT_MAX_BATCH_BYTES}`),
+    ],
     ['a call nested deeper than the limit', '{"a":' + '['.repeat(8) + ']'.repeat(8) + '}', 'track', 'too_deep', /deeper/],
     ['a call in a batch nested deeper than the limit', '{"batch":[{"type":"track","a":' + '['.repeat(8) + ']'.repeat(8) + '}]}', 'batch', 'too_deep', /deeper/],
   ];
@@ -100,7 +118,7 @@ describe('Segment calls', () => {
     });
   }
 
-  it('allows a batch\'s calls the same depth as a single call', () => {
+  it("allows a batch's calls the same depth as a single call", () => {
     const nested = '{"a":' + '['.repeat(6) + ']'.repeat(6) + '}';
     assert.equal(read(nested, 'track').length, 1);
     assert.equal(read(`{"batch":[${nested.replace('{', '{"type":"track",')}]}`).length, 1);

@@ -54,8 +54,10 @@ describe('request head rules, on either uWS build', () => {
 
   it('answers differing duplicate Content-Length with 400 and closes the connection, taking nothing', async () => {
     const body = '{"marker":"smuggled"}';
-    const answer = await send(gateway.port,
-      `POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nContent-Length: 5\r\n\r\n${body}`);
+    const answer = await send(
+      gateway.port,
+      `POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nContent-Length: 5\r\n\r\n${body}`,
+    );
     assert.equal(statusOf(answer), 400, answer.text);
     assert.equal(bodyOf(answer).error, 'conflicting_content_length');
     assert.ok(answer.closedByServer, 'the connection is closed: its framing cannot be trusted');
@@ -71,8 +73,10 @@ describe('request head rules, on either uWS build', () => {
 
   it('takes a Content-Length repeated with the same value', async () => {
     const body = '{"marker":"same-length-twice"}';
-    const answer = await send(gateway.port,
-      `POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    const answer = await send(
+      gateway.port,
+      `POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
     assert.equal(statusOf(answer), 202, answer.text);
   });
 
@@ -101,9 +105,15 @@ describe('request head rules, on either uWS build', () => {
     const prefix = '/v1/pixel.gif?marker=at-limit&pad=';
     const atLimit = await fetch(gateway.url(prefix + 'p'.repeat(2048 - prefix.length)));
     assert.equal(atLimit.status, 200);
-    const bigHeaders = await post(gateway.url('/v1/events'), '{"marker":"big-headers"}', { 'content-type': 'application/json', 'x-padding': 'h'.repeat(24 * 1024) });
+    const bigHeaders = await post(gateway.url('/v1/events'), '{"marker":"big-headers"}', {
+      'content-type': 'application/json',
+      'x-padding': 'h'.repeat(24 * 1024),
+    });
     assert.equal(bigHeaders.status, 202, JSON.stringify(bigHeaders.body));
-    const tooBig = await post(gateway.url('/v1/events'), '{"marker":"too-big-headers"}', { 'content-type': 'application/json', 'x-padding': 'h'.repeat(33 * 1024) });
+    const tooBig = await post(gateway.url('/v1/events'), '{"marker":"too-big-headers"}', {
+      'content-type': 'application/json',
+      'x-padding': 'h'.repeat(33 * 1024),
+    });
     assert.equal(tooBig.status, 431);
     assert.equal(tooBig.body.error, 'headers_too_large');
   });

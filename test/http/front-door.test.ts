@@ -27,8 +27,30 @@ describe('client IP behind proxies', () => {
   });
   it('accepts IPv6', () => assert.equal(forwardedClient('2001:db8::1', 1), '2001:db8::1'));
   it('accepts exactly what node:net calls an address', () => {
-    const samples = ['0.0.0.0', '255.255.255.255', '256.1.1.1', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.02.3.4', '1.2.3.04', '1..3.4', '.1.2.3', '1.2.3.4.',
-      '1.2.3.-4', '1.2.3.4a', '١.2.3.4', '1.2.3.1000', '::1', '::ffff:1.2.3.4', 'fe80::1%eth0', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '1.2.3.4/24', '0x1.2.3.4'];
+    const samples = [
+      '0.0.0.0',
+      '255.255.255.255',
+      '256.1.1.1',
+      '1.2.3',
+      '1.2.3.4.5',
+      '01.2.3.4',
+      '1.02.3.4',
+      '1.2.3.04',
+      '1..3.4',
+      '.1.2.3',
+      '1.2.3.4.',
+      '1.2.3.-4',
+      '1.2.3.4a',
+      '١.2.3.4',
+      '1.2.3.1000',
+      '::1',
+      '::ffff:1.2.3.4',
+      'fe80::1%eth0',
+      '1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7:8:9',
+      '1.2.3.4/24',
+      '0x1.2.3.4',
+    ];
     for (let i = 0; i < 2000; i++) samples.push(Array.from({ length: 1 + (i % 5) }, (_, j) => String((i * 7919 + j * 104729) % 300)).join('.'));
     for (const sample of samples) assert.equal(forwardedClient(sample, 1), isIP(sample) ? sample : undefined, sample);
   });
@@ -56,14 +78,23 @@ describe('compressed bodies', () => {
   });
   it('refuses a body that inflates past the size limit with 413', () => {
     const bomb = gzipSync(Buffer.alloc(1 << 20));
-    assert.throws(() => inflateBody(bomb, 'gzip', 64 * 1024, 100_000), (err: RequestError) => err.status === 413 && /limit of 65536 bytes/.test(err.message));
+    assert.throws(
+      () => inflateBody(bomb, 'gzip', 64 * 1024, 100_000),
+      (err: RequestError) => err.status === 413 && /limit of 65536 bytes/.test(err.message),
+    );
   });
   it('refuses a body that inflates past the ratio with 413', () => {
     const bomb = gzipSync(Buffer.alloc(1 << 20));
-    assert.throws(() => inflateBody(bomb, 'gzip', 64 << 20, 100), (err: RequestError) => err.status === 413 && /100 times its compressed size/.test(err.message));
+    assert.throws(
+      () => inflateBody(bomb, 'gzip', 64 << 20, 100),
+      (err: RequestError) => err.status === 413 && /100 times its compressed size/.test(err.message),
+    );
   });
   it('refuses data that is not what its encoding says with 400', () => {
-    assert.throws(() => inflateBody(body, 'gzip', 1 << 20, 100), (err: RequestError) => err.code === 'bad_encoding' && err.status === 400);
+    assert.throws(
+      () => inflateBody(body, 'gzip', 1 << 20, 100),
+      (err: RequestError) => err.code === 'bad_encoding' && err.status === 400,
+    );
   });
 });
 
@@ -78,7 +109,12 @@ describe('the tracking pixel', () => {
     assert.equal(PIXEL_GIF[PIXEL_GIF.length - 1], 0x3b, 'it ends with the trailer: a browser sees a whole image');
   });
   it('turns decoded query parameters into an event, repeated keys into arrays', () => {
-    assert.deepEqual(JSON.parse(pixelEvent('e=page_view&tag=a&tag=b&tag=c&u=%C3%A9t%C3%A9&sp=a+b').toString()), { e: 'page_view', tag: ['a', 'b', 'c'], u: 'été', sp: 'a b' });
+    assert.deepEqual(JSON.parse(pixelEvent('e=page_view&tag=a&tag=b&tag=c&u=%C3%A9t%C3%A9&sp=a+b').toString()), {
+      e: 'page_view',
+      tag: ['a', 'b', 'c'],
+      u: 'été',
+      sp: 'a b',
+    });
     assert.deepEqual(JSON.parse(pixelEvent('').toString()), {});
   });
 });

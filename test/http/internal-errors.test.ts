@@ -43,13 +43,30 @@ before(async () => {
   const readiness = new Readiness();
   readiness.phase = 'ready';
   const app = createPublicApp({
-    maxBodyBytes: 64 * 1024, maxInflatedBytes: 256 * 1024, maxInflateRatio: 100, trustProxyHops: 1, maxEventDepth: 32,
-    maxHeaderBytes: 16 * 1024, maxUrlBytes: 8 * 1024, bodyTimeoutMs: 5000,
-    intake: new BrokenIntake({ ring, spool: undefined, durability: 'memory', acks: new StreamAcks(1000, metrics.histogram(METRICS.ackWait)), keyRule: { kind: 'random' }, counters: intakeCounters(metrics) }),
-    readiness, metrics: new RequestMetrics(metrics), admission: new BrokenAdmission({ rateLimitPerIp: 100_000 }),
+    maxBodyBytes: 64 * 1024,
+    maxInflatedBytes: 256 * 1024,
+    maxInflateRatio: 100,
+    trustProxyHops: 1,
+    maxEventDepth: 32,
+    maxHeaderBytes: 16 * 1024,
+    maxUrlBytes: 8 * 1024,
+    bodyTimeoutMs: 5000,
+    intake: new BrokenIntake({
+      ring,
+      spool: undefined,
+      durability: 'memory',
+      acks: new StreamAcks(1000, metrics.histogram(METRICS.ackWait)),
+      keyRule: { kind: 'random' },
+      counters: intakeCounters(metrics),
+    }),
+    readiness,
+    metrics: new RequestMetrics(metrics),
+    admission: new BrokenAdmission({ rateLimitPerIp: 100_000 }),
     log: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
   });
-  socket = await new Promise<us_listen_socket>((resolve, reject) => app.listen('127.0.0.1', 0, (token) => (token ? resolve(token) : reject(new Error('cannot listen')))));
+  socket = await new Promise<us_listen_socket>((resolve, reject) =>
+    app.listen('127.0.0.1', 0, (token) => (token ? resolve(token) : reject(new Error('cannot listen')))),
+  );
   base = `http://127.0.0.1:${uws.us_socket_local_port(socket)}`;
 });
 after(() => uws.us_listen_socket_close(socket));
@@ -65,7 +82,11 @@ describe('an unexpected error', () => {
   });
 
   it('in a handler before the body: 500 internal and the connection closed', async () => {
-    const answer = await fetch(`${base}/v1/events`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.66' } });
+    const answer = await fetch(`${base}/v1/events`, {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.66' },
+    });
     assert.equal(answer.status, 500);
     assert.equal(answer.headers.get('connection'), 'close');
     assert.deepEqual(await answer.json(), { error: 'internal', message: 'unexpected error; nothing was accepted' });

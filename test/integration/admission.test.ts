@@ -15,7 +15,20 @@ const keysFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'keys-')), 'keys.t
 
 before(async () => {
   writeFileSync(keysFile, 'file-key\n\n');
-  gateway = await startGateway(['--cors-origins', `${ALLOWED},https://blog.example`, '--write-keys', 'flag-key', '--write-keys-file', keysFile, '--rate-limit-per-ip', '20', '--max-header-bytes', '4KiB', '--trust-proxy-hops', '1']);
+  gateway = await startGateway([
+    '--cors-origins',
+    `${ALLOWED},https://blog.example`,
+    '--write-keys',
+    'flag-key',
+    '--write-keys-file',
+    keysFile,
+    '--rate-limit-per-ip',
+    '20',
+    '--max-header-bytes',
+    '4KiB',
+    '--trust-proxy-hops',
+    '1',
+  ]);
 });
 after(async () => {
   await gateway?.kill('SIGINT');
@@ -26,7 +39,10 @@ const json = (extra: Record<string, string> = {}) => ({ 'content-type': 'applica
 
 describe('admission', () => {
   it('answers a preflight from an allowed origin with the CORS headers', async () => {
-    const response = await fetch(gateway.url('/v1/events'), { method: 'OPTIONS', headers: { origin: ALLOWED, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+    const response = await fetch(gateway.url('/v1/events'), {
+      method: 'OPTIONS',
+      headers: { origin: ALLOWED, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
     assert.equal(response.status, 204);
     assert.equal(response.headers.get('access-control-allow-origin'), ALLOWED);
     assert.match(response.headers.get('access-control-allow-methods') ?? '', /POST/);
@@ -66,7 +82,11 @@ describe('admission', () => {
   });
 
   it('refuses a POST without Content-Length or chunked body with 411', async () => {
-    const answer = await rawRequest(gateway.port, `POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: ${basic('flag-key')}\r\n\r\n`, '');
+    const answer = await rawRequest(
+      gateway.port,
+      `POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: ${basic('flag-key')}\r\n\r\n`,
+      '',
+    );
     assert.match(answer, /^HTTP\/1\.1 411 /);
     assert.match(answer, /"error":"length_required"/);
   });

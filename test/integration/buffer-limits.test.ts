@@ -22,7 +22,7 @@ async function readiness(gateway: Gateway): Promise<{ status: number; message?: 
   return { status: answer.status, message: answer.status === 200 ? undefined : ((await answer.json()) as { message: string }).message };
 }
 
-describe('the buffer\'s limits', () => {
+describe("the buffer's limits", () => {
   it('refuses a request whose events take more than half the ring with 413 body_too_large, and takes the next', async () => {
     const gateway = await startGateway(['--ring-bytes', '64KiB', '--max-body-bytes', '256KiB']);
     try {
@@ -30,7 +30,9 @@ describe('the buffer\'s limits', () => {
       assert.equal(one.status, 413);
       assert.equal(one.body.error, 'body_too_large');
       assert.match(one.body.message as string, /more than half the gateway buffer/);
-      const two = await post(gateway.url('/v1/events'), [1, 2].map((n) => JSON.stringify({ n, pad: 'x'.repeat(20 * KiB) })).join('\n'), { 'content-type': 'application/x-ndjson' });
+      const two = await post(gateway.url('/v1/events'), [1, 2].map((n) => JSON.stringify({ n, pad: 'x'.repeat(20 * KiB) })).join('\n'), {
+        'content-type': 'application/x-ndjson',
+      });
       assert.equal(two.status, 413, 'the events of a request count together');
       assert.equal((await post(gateway.url('/v1/events'), JSON.stringify({ pad: 'x'.repeat(20 * KiB) }))).status, 202, 'under half the ring is taken');
       const metrics = await waitUntilShipped(gateway);
@@ -43,7 +45,18 @@ describe('the buffer\'s limits', () => {
 
   it('?ack=stream needs room in the ring: with the ring full it gets 503 buffer_full at once, even while the spool takes plain requests', async () => {
     const kinesis = await startLocalKinesis('full-ack', 1);
-    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'full-ack', '--ring-bytes', '64KiB', '--spool-dir', spoolDir(), '--kinesis-request-timeout-ms', '300']);
+    const gateway = await startGateway([
+      '--kinesis-endpoint',
+      kinesis.endpoint,
+      '--stream',
+      'full-ack',
+      '--ring-bytes',
+      '64KiB',
+      '--spool-dir',
+      spoolDir(),
+      '--kinesis-request-timeout-ms',
+      '300',
+    ]);
     try {
       kinesis.child.kill('SIGSTOP');
       // Until the ring is full plain requests go to the ring; then they spill to the spool, still 202.
@@ -67,7 +80,20 @@ describe('the buffer\'s limits', () => {
 
   it('?ack=stream with --durability disk: 200 once on the stream; a request that timed out is kept in the spool through a crash', async () => {
     const kinesis = await startLocalKinesis('disk-ack', 1);
-    const args = ['--kinesis-endpoint', kinesis.endpoint, '--stream', 'disk-ack', '--durability', 'disk', '--spool-dir', spoolDir(), '--kinesis-request-timeout-ms', '300', '--linger-ms', '5'];
+    const args = [
+      '--kinesis-endpoint',
+      kinesis.endpoint,
+      '--stream',
+      'disk-ack',
+      '--durability',
+      'disk',
+      '--spool-dir',
+      spoolDir(),
+      '--kinesis-request-timeout-ms',
+      '300',
+      '--linger-ms',
+      '5',
+    ];
     const gateway = await startGateway([...args, '--ack-timeout-ms', '1000']);
     try {
       const confirmed = await post(gateway.url('/v1/events?ack=stream'), '[{"seq":1},{"seq":2}]');
@@ -90,7 +116,11 @@ describe('the buffer\'s limits', () => {
       try {
         await waitUntilShipped(restarted);
         const seqs = new Set((await tapStream(kinesis.endpoint, 'disk-ack')).map((e) => e.event.seq as number));
-        assert.deepEqual([1, 2, 3, 4].filter((seq) => !seqs.has(seq)), [], 'the timed-out request was replayed from the spool');
+        assert.deepEqual(
+          [1, 2, 3, 4].filter((seq) => !seqs.has(seq)),
+          [],
+          'the timed-out request was replayed from the spool',
+        );
       } finally {
         await restarted.kill('SIGKILL');
       }
@@ -103,8 +133,22 @@ describe('the buffer\'s limits', () => {
 
   it('/readyz stays 200 while only the ring is full, and turns 503 once the spool passes its high-water mark', async () => {
     const kinesis = await startLocalKinesis('high-water', 1);
-    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'high-water', '--ring-bytes', '64KiB',
-      '--spool-dir', spoolDir(), '--spool-max-bytes', '1MiB', '--ready-max-buffer-percent', '25', '--kinesis-request-timeout-ms', '300']);
+    const gateway = await startGateway([
+      '--kinesis-endpoint',
+      kinesis.endpoint,
+      '--stream',
+      'high-water',
+      '--ring-bytes',
+      '64KiB',
+      '--spool-dir',
+      spoolDir(),
+      '--spool-max-bytes',
+      '1MiB',
+      '--ready-max-buffer-percent',
+      '25',
+      '--kinesis-request-timeout-ms',
+      '300',
+    ]);
     try {
       kinesis.child.kill('SIGSTOP');
       await until('events spill to the spool', async () => {
@@ -122,7 +166,11 @@ describe('the buffer\'s limits', () => {
       const notReady = await readiness(gateway);
       assert.equal(notReady.status, 503);
       assert.match(notReady.message!, /high-water/);
-      assert.equal((await post(gateway.url('/v1/events'), JSON.stringify({ seq: 'still' }))).status, 202, 'not ready is advice to the load balancer: events are still taken');
+      assert.equal(
+        (await post(gateway.url('/v1/events'), JSON.stringify({ seq: 'still' }))).status,
+        202,
+        'not ready is advice to the load balancer: events are still taken',
+      );
     } finally {
       kinesis.child.kill('SIGCONT');
       await gateway.kill('SIGKILL');

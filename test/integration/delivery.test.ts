@@ -29,7 +29,18 @@ function gotNoAnswer(err: unknown): boolean {
 describe('a stalled Kinesis', () => {
   it('fills the ring, gets 503 with Retry-After, loses nothing acknowledged, and recovers', async () => {
     const kinesis = await startLocalKinesis('stall', 2);
-    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'stall', '--ring-bytes', '64KiB', '--kinesis-request-timeout-ms', '300', '--linger-ms', '5']);
+    const gateway = await startGateway([
+      '--kinesis-endpoint',
+      kinesis.endpoint,
+      '--stream',
+      'stall',
+      '--ring-bytes',
+      '64KiB',
+      '--kinesis-request-timeout-ms',
+      '300',
+      '--linger-ms',
+      '5',
+    ]);
     try {
       kinesis.child.kill('SIGSTOP');
       const acknowledged: number[] = [];
@@ -53,7 +64,9 @@ describe('a stalled Kinesis', () => {
       assert.equal((await pixel.arrayBuffer()).byteLength, 43);
 
       // Calls in flight time out (300 ms) and are retried: let at least one fail before Kinesis is back.
-      await until('a PutRecords call failed', async () => /gateway_put_records_requests_total\{outcome="error"\} [1-9]/.test(await (await fetch(gateway.adminUrl('/metrics'))).text()));
+      await until('a PutRecords call failed', async () =>
+        /gateway_put_records_requests_total\{outcome="error"\} [1-9]/.test(await (await fetch(gateway.adminUrl('/metrics'))).text()),
+      );
       kinesis.child.kill('SIGCONT');
       await until('the ring is empty again', async () => (await ringUsedBytes(gateway)) === 0);
       assert.equal((await post(gateway.url('/v1/events'), '{"seq":-1}')).status, 202, 'accepting again after recovery');
@@ -169,7 +182,17 @@ describe('shutdown while Kinesis is stalled', () => {
     it(`--durability ${durability}: a body that arrives after the listener closed gets 503 draining; past --shutdown-timeout-ms the gateway says what it leaves and exits 1`, async () => {
       const kinesis = await startLocalKinesis(`stalled-${durability}`, 1);
       const spool = durability === 'disk' ? ['--durability', 'disk', '--spool-dir', path.join(mkdtempSync(path.join(os.tmpdir(), 'shutdown-')), 'spool')] : [];
-      const args = ['--kinesis-endpoint', kinesis.endpoint, '--stream', `stalled-${durability}`, '--linger-ms', '5', '--kinesis-request-timeout-ms', '300', ...spool];
+      const args = [
+        '--kinesis-endpoint',
+        kinesis.endpoint,
+        '--stream',
+        `stalled-${durability}`,
+        '--linger-ms',
+        '5',
+        '--kinesis-request-timeout-ms',
+        '300',
+        ...spool,
+      ];
       const gateway = await startGateway([...args, '--shutdown-timeout-ms', '1500']);
       try {
         kinesis.child.kill('SIGSTOP');
@@ -187,18 +210,29 @@ describe('shutdown while Kinesis is stalled', () => {
         const summary = gateway.logs.find((l) => l.msg === 'shutdown complete');
         assert.equal(summary?.eventsAccepted, 100, 'the late body was not taken');
         if (durability === 'memory') {
-          assert.ok(gateway.logs.some((l) => l.level === 50 && /shutdown timeout of 1500 ms passed .*: they are lost$/.test(l.msg)), 'the loss is logged as an error');
+          assert.ok(
+            gateway.logs.some((l) => l.level === 50 && /shutdown timeout of 1500 ms passed .*: they are lost$/.test(l.msg)),
+            'the loss is logged as an error',
+          );
           assert.ok((summary?.bytesLeftUnshipped as number) > 0);
           return;
         }
-        assert.ok(gateway.logs.some((l) => l.level === 40 && /shutdown timeout of 1500 ms passed .*they stay in the spool and are replayed at the next start$/.test(l.msg)));
+        assert.ok(
+          gateway.logs.some(
+            (l) => l.level === 40 && /shutdown timeout of 1500 ms passed .*they stay in the spool and are replayed at the next start$/.test(l.msg),
+          ),
+        );
         assert.ok((summary?.spoolBytesLeft as number) > 0);
         kinesis.child.kill('SIGCONT');
         const restarted = await startGateway(args);
         try {
           await waitUntilShipped(restarted);
           const onStream = new Set((await tapStream(kinesis.endpoint, `stalled-${durability}`)).map((e) => e.event.seq as number));
-          assert.deepEqual(acknowledged.filter((seq) => !onStream.has(seq)), [], 'the restart shipped what the spool kept');
+          assert.deepEqual(
+            acknowledged.filter((seq) => !onStream.has(seq)),
+            [],
+            'the restart shipped what the spool kept',
+          );
         } finally {
           await restarted.kill('SIGKILL');
         }

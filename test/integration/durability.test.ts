@@ -41,7 +41,18 @@ describe('?ack=stream', () => {
   it('answers 200 only when every event of the request is on the stream, and says how many were when not', async (t: TestContext) => {
     const kinesis = await startLocalKinesis('acks', 2);
     const proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0.9, entryErrorCodes: ['ProvisionedThroughputExceededException'], failRequests: 0 });
-    const gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'acks', '--linger-ms', '10', '--record-ttl-ms', '1000', '--aggregation-max-bytes', '2KiB']);
+    const gateway = await startGateway([
+      '--kinesis-endpoint',
+      proxy.endpoint,
+      '--stream',
+      'acks',
+      '--linger-ms',
+      '10',
+      '--record-ttl-ms',
+      '1000',
+      '--aggregation-max-bytes',
+      '2KiB',
+    ]);
     try {
       const answers: { seqs: number[]; status: number; body: Record<string, unknown> }[] = [];
       let next = 0;
@@ -58,7 +69,12 @@ describe('?ack=stream', () => {
         }
       };
       const senders = Array.from({ length: 6 }, (_, i) => sender(i));
-      await until('requests are parked while Kinesis throttles', async () => metricValue(await metricsText(gateway), 'gateway_ack_waiting_requests') > 0, 30_000, 50);
+      await until(
+        'requests are parked while Kinesis throttles',
+        async () => metricValue(await metricsText(gateway), 'gateway_ack_waiting_requests') > 0,
+        30_000,
+        50,
+      );
       // A parked request holds nothing up: a plain request is answered meanwhile.
       const plain = await post(gateway.url('/v1/events'), JSON.stringify({ seq: -1 }));
       if (plain.status === 202) plainAnswersWhileParked++;
@@ -69,7 +85,11 @@ describe('?ack=stream', () => {
       const ok = answers.filter((a) => a.status === 200);
       const notConfirmed = answers.filter((a) => a.status === 503);
       t.diagnostic(`${ok.length} answered 200, ${notConfirmed.length} answered 503; ${proxy.counts.entriesFailed} entries throttled`);
-      assert.equal(ok.length + notConfirmed.length, answers.length, `only 200 and 503: ${JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 503))}`);
+      assert.equal(
+        ok.length + notConfirmed.length,
+        answers.length,
+        `only 200 and 503: ${JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 503))}`,
+      );
       assert.ok(ok.length > 0 && notConfirmed.length > 0, 'with 90% throttled and a 1 s TTL, some requests are confirmed and some are not');
       for (const a of ok) {
         assert.deepEqual(a.body, { accepted: 10 });
@@ -119,7 +139,11 @@ describe('?ack=stream', () => {
 describe('a worker that dies mid-batch', () => {
   it('has its batch shipped by another worker: nothing is lost', async (t: TestContext) => {
     const kinesis = await startLocalKinesis('crash', 2);
-    const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'crash', '--linger-ms', '5'], { CRASH_WORKER_EVERY: '3' }, SERVE_WITH_CRASHING_WORKERS);
+    const gateway = await startGateway(
+      ['--kinesis-endpoint', kinesis.endpoint, '--stream', 'crash', '--linger-ms', '5'],
+      { CRASH_WORKER_EVERY: '3' },
+      SERVE_WITH_CRASHING_WORKERS,
+    );
     try {
       const acknowledged = await sendEvents(gateway, 3000, { perRequest: 25 });
       assert.equal(acknowledged.length, 3000);
@@ -128,9 +152,14 @@ describe('a worker that dies mid-batch', () => {
       assert.ok(metricValue(metrics, 'gateway_worker_restarts_total') > 0, 'workers were restarted');
       assert.equal(metricValue(metrics, 'gateway_workers'), 2);
       const onStream = countBySeq(await tapStream(kinesis.endpoint, 'crash'));
-      t.diagnostic(`${metricValue(metrics, 'gateway_worker_task_failures_total')} batches handed over; ${duplicates(onStream)} duplicates from the halves shipped before the crashes`);
+      t.diagnostic(
+        `${metricValue(metrics, 'gateway_worker_task_failures_total')} batches handed over; ${duplicates(onStream)} duplicates from the halves shipped before the crashes`,
+      );
       assert.deepEqual(missingFrom(onStream, acknowledged), []);
-      assert.ok(gateway.logs.some((l) => /exits mid-task/.test(l.msg)), 'the hook did fire');
+      assert.ok(
+        gateway.logs.some((l) => /exits mid-task/.test(l.msg)),
+        'the hook did fire',
+      );
     } finally {
       await gateway.kill('SIGKILL');
       await kinesis.kill();
@@ -150,9 +179,19 @@ describe('a batch that fails every time', () => {
       const metrics = await waitUntilShipped(gateway, 120_000);
       assert.equal(metricValue(metrics, 'gateway_worker_task_failures_total'), 10, 'tried 10 times');
       assert.equal(metricValue(metrics, 'gateway_dead_letter_events_total{reason="refused"}'), 10);
-      const dead = readFileSync(deadLetterFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line).event.seq as number);
-      assert.deepEqual(dead.sort((a, b) => a - b), acknowledged, 'every event of the batch is in the dead-letter file');
-      assert.ok(gateway.logs.some((l) => l.level === 50 && /failed 10 times in a row/.test(l.msg)), 'and it is logged');
+      const dead = readFileSync(deadLetterFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line).event.seq as number);
+      assert.deepEqual(
+        dead.sort((a, b) => a - b),
+        acknowledged,
+        'every event of the batch is in the dead-letter file',
+      );
+      assert.ok(
+        gateway.logs.some((l) => l.level === 50 && /failed 10 times in a row/.test(l.msg)),
+        'and it is logged',
+      );
       assert.equal((await fetch(gateway.adminUrl('/readyz'))).status, 200, 'the gateway goes on');
     } finally {
       await gateway.kill('SIGKILL');
@@ -211,7 +250,9 @@ describe('SIGKILL under load', () => {
       const lost = missingFrom(onStream, load.acknowledged.keys());
       const acknowledgedSinceSample = [...load.acknowledged.values()].filter((at) => at >= sampledAt).length;
       const oldestLostMs = Math.max(0, ...lost.map((seq) => killedAt - load.acknowledged.get(seq)!));
-      t.diagnostic(`${load.acknowledged.size} acknowledged, ${lost.length} lost (${unconfirmed} were unconfirmed just before the kill); the oldest lost one was acknowledged ${oldestLostMs} ms before it`);
+      t.diagnostic(
+        `${load.acknowledged.size} acknowledged, ${lost.length} lost (${unconfirmed} were unconfirmed just before the kill); the oldest lost one was acknowledged ${oldestLostMs} ms before it`,
+      );
       assert.ok(load.acknowledged.size > 1000);
       assert.ok(lost.length <= unconfirmed + acknowledgedSinceSample, 'what is lost is what was still in the buffer');
     } finally {
@@ -221,7 +262,6 @@ describe('SIGKILL under load', () => {
     }
   });
 });
-
 
 describe('a damaged spool', () => {
   it('is reported at start, and only the damaged entries are skipped', async () => {
@@ -246,10 +286,16 @@ describe('a damaged spool', () => {
         const metrics = await waitUntilShipped(second, 120_000);
         assert.equal(metricValue(metrics, 'gateway_spool_corrupt_entries_total'), 2);
         assert.equal(metricValue(metrics, 'gateway_spool_replayed_events_total'), 198);
-        const reported = second.logs.filter((l) => /^replayed .*skipped \d+ damaged or torn entries$/.test(l.msg)).reduce((sum, l) => sum + (l.corruptEntries as number), 0);
+        const reported = second.logs
+          .filter((l) => /^replayed .*skipped \d+ damaged or torn entries$/.test(l.msg))
+          .reduce((sum, l) => sum + (l.corruptEntries as number), 0);
         assert.equal(reported, 2, 'the start reports what it skipped');
         const onStream = countBySeq(await tapStream(kinesis.endpoint, 'damaged'));
-        assert.deepEqual(acknowledged.filter((seq) => !onStream.has(seq)), [50, 199], 'only the flipped entry and the torn last one are lost');
+        assert.deepEqual(
+          acknowledged.filter((seq) => !onStream.has(seq)),
+          [50, 199],
+          'only the flipped entry and the torn last one are lost',
+        );
         assert.equal(onStream.size, 198);
       } finally {
         await second.kill('SIGKILL');

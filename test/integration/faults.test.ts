@@ -19,11 +19,17 @@ after(async () => {
 
 const none: Faults = { failEntries: 0, entryErrorCodes: [], failRequests: 0 };
 
-const scenarios: { name: string; faults: Faults; during?: (faults: Faults) => void; expect: (metrics: string, counts: { resets: number; requestsFailed: number; entriesFailed: number }) => void }[] = [
+const scenarios: {
+  name: string;
+  faults: Faults;
+  during?: (faults: Faults) => void;
+  expect: (metrics: string, counts: { resets: number; requestsFailed: number; entriesFailed: number }) => void;
+}[] = [
   {
     name: '300 ms of latency on every PutRecords',
     faults: { ...none, latencyMs: 300 },
-    expect: (metrics) => assert.ok(metricValue(metrics, 'gateway_put_records_duration_seconds_sum') / metricValue(metrics, 'gateway_put_records_duration_seconds_count') >= 0.3),
+    expect: (metrics) =>
+      assert.ok(metricValue(metrics, 'gateway_put_records_duration_seconds_sum') / metricValue(metrics, 'gateway_put_records_duration_seconds_count') >= 0.3),
   },
   {
     name: '503 on 40% of calls',
@@ -55,7 +61,10 @@ const scenarios: { name: string; faults: Faults; during?: (faults: Faults) => vo
     expect: (metrics, counts) => {
       const throttles = metrics.split('\n').filter((l) => l.startsWith('gateway_throttles_total{shard="shardId-'));
       assert.ok(throttles.length >= 2, 'throttles are counted per shard');
-      assert.equal(throttles.reduce((n, l) => n + Number(l.split(' ')[1]), 0), counts.entriesFailed);
+      assert.equal(
+        throttles.reduce((n, l) => n + Number(l.split(' ')[1]), 0),
+        counts.entriesFailed,
+      );
     },
   },
 ];
@@ -66,7 +75,18 @@ describe('injected Kinesis faults', () => {
       const stream = `faults-${i}`;
       await createStream(kinesis.endpoint, stream, 2);
       const proxy = await startFaultProxy(kinesis.endpoint, scenario.faults, 11 + i);
-      const gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', stream, '--linger-ms', '10', '--kinesis-request-timeout-ms', '2000', '--record-ttl-ms', '300000']);
+      const gateway = await startGateway([
+        '--kinesis-endpoint',
+        proxy.endpoint,
+        '--stream',
+        stream,
+        '--linger-ms',
+        '10',
+        '--kinesis-request-timeout-ms',
+        '2000',
+        '--record-ttl-ms',
+        '300000',
+      ]);
       try {
         scenario.during?.(proxy.faults);
         const acknowledged = await sendEvents(gateway, 2000, { perRequest: 10, concurrency: 4 });
@@ -74,7 +94,11 @@ describe('injected Kinesis faults', () => {
         const metrics = await waitUntilShipped(gateway, 120_000);
         const seqs = (await tapStream(kinesis.endpoint, stream, 1)).map((e) => e.event.seq as number);
         const distinct = new Set(seqs);
-        assert.deepEqual(acknowledged.filter((s) => !distinct.has(s)), [], 'every acknowledged event is on the stream');
+        assert.deepEqual(
+          acknowledged.filter((s) => !distinct.has(s)),
+          [],
+          'every acknowledged event is on the stream',
+        );
         t.diagnostic(`${scenario.name}: ${seqs.length - distinct.size} duplicates; proxy ${JSON.stringify(proxy.counts)}`);
         scenario.expect(metrics, proxy.counts);
       } finally {

@@ -26,15 +26,45 @@ describe('bad input gets a clear answer', () => {
   const json = { 'content-type': 'application/json' };
   const cases: [string, () => ReturnType<typeof post>, number, string, RegExp?][] = [
     ['malformed JSON', () => post(gateway.url('/v1/events'), '{"a":', json), 400, 'malformed_json', /^event 0: /],
-    ['a non-object in an array', () => post(gateway.url('/v1/events'), '[{"marker":"rejected"},{"marker":"rejected"},"not an object"]', json), 400, 'not_an_object', /^event 2: /],
-    ['a bad NDJSON line', () => post(gateway.url('/v1/events'), '{"marker":"rejected"}\n{oops}\n', { 'content-type': 'application/x-ndjson' }), 400, 'malformed_json', /^event 1: /],
+    [
+      'a non-object in an array',
+      () => post(gateway.url('/v1/events'), '[{"marker":"rejected"},{"marker":"rejected"},"not an object"]', json),
+      400,
+      'not_an_object',
+      /^event 2: /,
+    ],
+    [
+      'a bad NDJSON line',
+      () => post(gateway.url('/v1/events'), '{"marker":"rejected"}\n{oops}\n', { 'content-type': 'application/x-ndjson' }),
+      400,
+      'malformed_json',
+      /^event 1: /,
+    ],
     ['invalid UTF-8', () => post(gateway.url('/v1/events'), Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), json), 400, 'invalid_utf8'],
     ['nesting past --max-event-depth', () => post(gateway.url('/v1/events'), '{"a":'.repeat(9) + '1' + '}'.repeat(9), json), 400, 'too_deep'],
     ['an empty body', () => post(gateway.url('/v1/events'), '', json), 400, 'empty_body'],
     ['an empty array', () => post(gateway.url('/v1/events'), '[]', json), 400, 'empty_body'],
-    ['a form post', () => post(gateway.url('/v1/events'), 'a=1', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'unsupported_media_type', /Content-Type/],
-    ['a compressed body', () => post(gateway.url('/v1/events'), 'xx', { ...json, 'content-encoding': 'br' }), 415, 'unsupported_media_type', /Content-Encoding br/],
-    ['a gzip bomb', () => post(gateway.url('/v1/events'), gzipSync(Buffer.alloc(8 << 20)), { ...json, 'content-encoding': 'gzip' }), 413, 'body_too_large', /inflates to more than/],
+    [
+      'a form post',
+      () => post(gateway.url('/v1/events'), 'a=1', { 'content-type': 'application/x-www-form-urlencoded' }),
+      415,
+      'unsupported_media_type',
+      /Content-Type/,
+    ],
+    [
+      'a compressed body',
+      () => post(gateway.url('/v1/events'), 'xx', { ...json, 'content-encoding': 'br' }),
+      415,
+      'unsupported_media_type',
+      /Content-Encoding br/,
+    ],
+    [
+      'a gzip bomb',
+      () => post(gateway.url('/v1/events'), gzipSync(Buffer.alloc(8 << 20)), { ...json, 'content-encoding': 'gzip' }),
+      413,
+      'body_too_large',
+      /inflates to more than/,
+    ],
     ['a body that is not the gzip it claims', () => post(gateway.url('/v1/events'), '{"a":1}', { ...json, 'content-encoding': 'gzip' }), 400, 'bad_encoding'],
     ['a body over --max-body-bytes', () => post(gateway.url('/v1/events'), JSON.stringify({ pad: 'x'.repeat(MAX_BODY) }), json), 413, 'body_too_large'],
     ['an unknown path', () => post(gateway.url('/v2/nothing'), '{}', json), 404, 'not_found'],
@@ -63,14 +93,24 @@ describe('bad input gets a clear answer', () => {
   it('refuses a chunked body as it grows past the limit', async () => {
     const chunk = 'x'.repeat(16 * 1024);
     const chunks = Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('') + '0\r\n\r\n';
-    const answer = await rawRequest(gateway.port, 'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n', chunks);
+    const answer = await rawRequest(
+      gateway.port,
+      'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+      chunks,
+    );
     assert.match(answer, /^HTTP\/1\.1 413 /);
     assert.match(answer, /"error":"body_too_large"/);
   });
 
   it('survives a client that aborts mid-body, and serves the next one', async () => {
     await new Promise<void>((resolve) => {
-      const request = http.request({ port: gateway.port, host: '127.0.0.1', method: 'POST', path: '/v1/events', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+      const request = http.request({
+        port: gateway.port,
+        host: '127.0.0.1',
+        method: 'POST',
+        path: '/v1/events',
+        headers: { 'content-type': 'application/json', 'content-length': '1000' },
+      });
       request.on('error', () => resolve());
       request.write('{"marker":"aborted","pad":"');
       setTimeout(() => {
@@ -145,9 +185,36 @@ describe('10,000 events in every request shape', () => {
 
     // The other ways in, under another user agent: compressed bodies, a pixel, a proxied client.
     const extra = { 'user-agent': 'extras-test' };
-    assert.equal((await post(gateway.url('/v1/events'), gzipSync('{"via":"gzip"}\n{"via":"gzip"}'), { ...extra, 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' })).status, 202);
-    assert.equal((await post(gateway.url('/v1/events'), deflateSync('[{"via":"deflate"}]'), { ...extra, 'content-type': 'application/json', 'content-encoding': 'deflate' })).status, 202);
-    assert.equal((await post(gateway.url('/v1/events'), '{"via":"proxy"}', { ...extra, 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.9, 203.0.113.7' })).status, 202);
+    assert.equal(
+      (
+        await post(gateway.url('/v1/events'), gzipSync('{"via":"gzip"}\n{"via":"gzip"}'), {
+          ...extra,
+          'content-type': 'application/x-ndjson',
+          'content-encoding': 'gzip',
+        })
+      ).status,
+      202,
+    );
+    assert.equal(
+      (
+        await post(gateway.url('/v1/events'), deflateSync('[{"via":"deflate"}]'), {
+          ...extra,
+          'content-type': 'application/json',
+          'content-encoding': 'deflate',
+        })
+      ).status,
+      202,
+    );
+    assert.equal(
+      (
+        await post(gateway.url('/v1/events'), '{"via":"proxy"}', {
+          ...extra,
+          'content-type': 'application/json',
+          'x-forwarded-for': '198.51.100.9, 203.0.113.7',
+        })
+      ).status,
+      202,
+    );
     const pixel = await fetch(gateway.url('/v1/pixel.gif?via=pixel&tag=a&tag=b'), { headers: extra });
     assert.equal(pixel.status, 200);
     assert.equal(pixel.headers.get('content-type'), 'image/gif');
@@ -157,13 +224,16 @@ describe('10,000 events in every request shape', () => {
     await waitUntilShipped(gateway);
     const envelopes: Envelope[] = await tapStream(gateway.kinesisEndpoint, 'events');
     const extras = envelopes.filter((e) => e.ua === 'extras-test').map((e) => [e.path, e.ip, e.event]);
-    assert.deepEqual(extras.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
-      ['/v1/events', '127.0.0.1', { via: 'deflate' }],
-      ['/v1/events', '127.0.0.1', { via: 'gzip' }],
-      ['/v1/events', '127.0.0.1', { via: 'gzip' }],
-      ['/v1/events', '203.0.113.7', { via: 'proxy' }],
-      ['/v1/pixel.gif', '127.0.0.1', { via: 'pixel', tag: ['a', 'b'] }],
-    ]);
+    assert.deepEqual(
+      extras.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+      [
+        ['/v1/events', '127.0.0.1', { via: 'deflate' }],
+        ['/v1/events', '127.0.0.1', { via: 'gzip' }],
+        ['/v1/events', '127.0.0.1', { via: 'gzip' }],
+        ['/v1/events', '203.0.113.7', { via: 'proxy' }],
+        ['/v1/pixel.gif', '127.0.0.1', { via: 'pixel', tag: ['a', 'b'] }],
+      ],
+    );
     const fromThisTest = envelopes.filter((e) => e.ua === USER_AGENT);
     assert.equal(new Set(fromThisTest.map((e) => e.id)).size, 10_000, 'exactly 10,000 distinct ids');
     assert.equal(fromThisTest.length, 10_000, 'no duplicates');

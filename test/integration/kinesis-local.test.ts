@@ -18,12 +18,27 @@ async function startKinesisMock(stream: string, shards: number): Promise<{ endpo
   const dir = path.dirname(require.resolve('kinesis-local/package.json'));
   const child = spawn(process.execPath, [path.join(dir, 'main.js')], {
     cwd: dir, // it reads its server.json from the working directory
-    env: { ...process.env, KINESIS_MOCK_PLAIN_PORT: String(plain), KINESIS_MOCK_TLS_PORT: String(tls), INITIALIZE_STREAMS: `${stream}:${shards}`, CREATE_STREAM_DURATION: '100ms', LOG_LEVEL: 'WARN' },
+    env: {
+      ...process.env,
+      KINESIS_MOCK_PLAIN_PORT: String(plain),
+      KINESIS_MOCK_TLS_PORT: String(tls),
+      INITIALIZE_STREAMS: `${stream}:${shards}`,
+      CREATE_STREAM_DURATION: '100ms',
+      LOG_LEVEL: 'WARN',
+    },
     stdio: 'ignore',
   });
   const endpoint = `http://127.0.0.1:${plain}`;
   for (let waited = 0; waited < 60_000; waited += 200) {
-    const up = await new Promise<boolean>((resolve) => net.connect(plain, '127.0.0.1').once('connect', function (this: net.Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false)));
+    const up = await new Promise<boolean>((resolve) =>
+      net
+        .connect(plain, '127.0.0.1')
+        .once('connect', function (this: net.Socket) {
+          this.destroy();
+          resolve(true);
+        })
+        .once('error', () => resolve(false)),
+    );
     if (up) return { endpoint, child };
     await sleep(200);
   }
@@ -32,7 +47,7 @@ async function startKinesisMock(stream: string, shards: number): Promise<{ endpo
 }
 
 describe('kinesis-local', () => {
-  it('takes the gateway\'s aggregated PutRecords, and every acknowledged event reads back', async () => {
+  it("takes the gateway's aggregated PutRecords, and every acknowledged event reads back", async () => {
     const mock = await startKinesisMock('strict', 2);
     const gateway = await startGateway(['--kinesis-endpoint', mock.endpoint, '--stream', 'strict']);
     try {
@@ -40,7 +55,10 @@ describe('kinesis-local', () => {
       assert.equal(acknowledged.length, 500, 'every request was taken');
       await waitUntilShipped(gateway, 60_000);
       const seqs = new Set((await tapStream(mock.endpoint, 'strict', 2)).map((e) => e.event.seq as number));
-      assert.deepEqual(acknowledged.filter((s) => !seqs.has(s)), []);
+      assert.deepEqual(
+        acknowledged.filter((s) => !seqs.has(s)),
+        [],
+      );
       const records = (await readShards(mock.endpoint, 'strict')).flatMap((s) => s.records);
       assert.ok(records.length < 100, `${records.length} records: aggregated`);
       assert.equal(records.flatMap((r) => referenceDeaggregate(r.data, r.partitionKey)).length, seqs.size);

@@ -46,7 +46,10 @@ describe('serve lifecycle', () => {
     const kinesis = await startLocalKinesis('present', 1);
     try {
       const [port, adminPort] = [await freePort(), await freePort()];
-      const starting = serve(config(['--port', String(port), '--admin-port', String(adminPort), '--kinesis-endpoint', kinesis.endpoint, '--stream', 'absent']), log);
+      const starting = serve(
+        config(['--port', String(port), '--admin-port', String(adminPort), '--kinesis-endpoint', kinesis.endpoint, '--stream', 'absent']),
+        log,
+      );
       await assert.rejects(starting, (err) => err instanceof StreamError && err.code === 'stream_not_found');
       assert.equal(await canListen(port), true, 'the events port is free again');
       assert.equal(await canListen(adminPort), true, 'the admin port is free again');

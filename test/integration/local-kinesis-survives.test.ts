@@ -11,10 +11,11 @@ import { createKinesisClient } from '../../src/kinesis-client';
 import { sendEvents, waitUntilShipped } from '../support/load';
 import { startGateway, startLocalKinesis, tapStream } from '../support/processes';
 
-const PARTIAL_REQUEST = 'POST / HTTP/1.1\r\nHost: k\r\nContent-Type: application/x-amz-json-1.1\r\n'
-  + 'X-Amz-Target: Kinesis_20131202.ListStreams\r\nContent-Length: 1000\r\n\r\n{"Limit":';
-const WHOLE_REQUEST = 'POST / HTTP/1.1\r\nHost: k\r\nContent-Type: application/x-amz-json-1.1\r\n'
-  + 'X-Amz-Target: Kinesis_20131202.ListStreams\r\nContent-Length: 2\r\n\r\n{}';
+const PARTIAL_REQUEST =
+  'POST / HTTP/1.1\r\nHost: k\r\nContent-Type: application/x-amz-json-1.1\r\n' +
+  'X-Amz-Target: Kinesis_20131202.ListStreams\r\nContent-Length: 1000\r\n\r\n{"Limit":';
+const WHOLE_REQUEST =
+  'POST / HTTP/1.1\r\nHost: k\r\nContent-Type: application/x-amz-json-1.1\r\n' + 'X-Amz-Target: Kinesis_20131202.ListStreams\r\nContent-Length: 2\r\n\r\n{}';
 
 /** Resolves once the data is handed to the kernel: on loopback, in the peer's receive buffer. */
 function write(socket: net.Socket, data: string): Promise<void> {
@@ -41,7 +42,10 @@ async function listStreams(endpoint: string): Promise<string[]> {
 
 function childrenOf(pid: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return [];
   }
@@ -100,7 +104,11 @@ describe('the local Kinesis and its clients', () => {
       await waitUntilShipped(gateway);
       const onStream = (await tapStream(gateway.kinesisEndpoint, 'restarted')).map((e) => e.event.seq as number);
       assert.equal(first.length + second.length, 200);
-      assert.deepEqual(second.map((s) => s + 1000).filter((seq) => !onStream.includes(seq)), [], 'events sent after the restart are on the new stream');
+      assert.deepEqual(
+        second.map((s) => s + 1000).filter((seq) => !onStream.includes(seq)),
+        [],
+        'events sent after the restart are on the new stream',
+      );
       const [newChild] = childrenOf(gateway.child.pid!);
       assert.ok(newChild && newChild !== child, 'a new child runs');
     } finally {

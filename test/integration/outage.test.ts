@@ -146,14 +146,35 @@ async function startScenario(name: string, durability: 'disk' | 'memory', mode?:
   const dir = mkdtempSync(path.join(os.tmpdir(), `outage-${name}-`));
   const deadLetterFile = path.join(dir, 'dead-letter.ndjson');
   const args = [
-    '--kinesis-endpoint', proxy?.endpoint ?? kinesis.endpoint, '--stream', stream, '--dead-letter-file', deadLetterFile,
-    '--kinesis-request-timeout-ms', '2000', '--kinesis-connect-timeout-ms', '1000', '--ack-timeout-ms', '2000',
+    '--kinesis-endpoint',
+    proxy?.endpoint ?? kinesis.endpoint,
+    '--stream',
+    stream,
+    '--dead-letter-file',
+    deadLetterFile,
+    '--kinesis-request-timeout-ms',
+    '2000',
+    '--kinesis-connect-timeout-ms',
+    '1000',
+    '--ack-timeout-ms',
+    '2000',
     ...(durability === 'disk' ? ['--durability', 'disk', '--spool-dir', path.join(dir, 'spool'), '--ring-bytes', String(RING_BYTES)] : []),
   ];
   const gateway = await startGateway(args);
   const load = steadyLoad(gateway.url('/v1/events'), LOAD);
   return {
-    name, kinesis, gateway, proxy, deadLetterFile, load, lagAtEnd: 0, spoolAtEnd: 0, readyThroughout: true, rssBefore: 0, rssPeak: 0, acknowledgedDuringOutage: 0,
+    name,
+    kinesis,
+    gateway,
+    proxy,
+    deadLetterFile,
+    load,
+    lagAtEnd: 0,
+    spoolAtEnd: 0,
+    readyThroughout: true,
+    rssBefore: 0,
+    rssPeak: 0,
+    acknowledgedDuringOutage: 0,
     outageOver: false,
   };
 }
@@ -185,7 +206,10 @@ async function endOutage(scenario: Scenario, mode: Exclude<Mode, 'pass'> | 'free
 }
 
 /** Every acknowledged seq on the stream, and how many arrived more than once. */
-async function readBack(scenario: Scenario, stream = `outage-${scenario.name}`): Promise<{ missing: number[]; duplicates: number; onStream: Map<number, number> }> {
+async function readBack(
+  scenario: Scenario,
+  stream = `outage-${scenario.name}`,
+): Promise<{ missing: number[]; duplicates: number; onStream: Map<number, number> }> {
   const onStream = new Map<number, number>();
   for (const envelope of await tapStream(scenario.kinesis.endpoint, stream)) {
     const seq = envelope.event.seq as number;
@@ -196,7 +220,12 @@ async function readBack(scenario: Scenario, stream = `outage-${scenario.name}`):
   return { missing, duplicates, onStream };
 }
 
-const MODES = [['blackhole', 'blackhole'], ['refused', 'refuse'], ['reset', 'reset'], ['5xx', 'error5xx']] as const;
+const MODES = [
+  ['blackhole', 'blackhole'],
+  ['refused', 'refuse'],
+  ['reset', 'reset'],
+  ['5xx', 'error5xx'],
+] as const;
 
 describe(`Kinesis unreachable for ${OUTAGE_MS / 1000} s under steady load`, () => {
   before(async () => {
@@ -242,12 +271,15 @@ describe(`Kinesis unreachable for ${OUTAGE_MS / 1000} s under steady load`, () =
       const s = scenarios.get(name)!;
       const metrics = await metricsText(s.gateway);
       const { missing, duplicates } = await readBack(s);
-      const deadLettered = metricValue(metrics, 'gateway_dead_letter_events_total{reason="expired"}') + metricValue(metrics, 'gateway_dead_letter_events_total{reason="refused"}');
+      const deadLettered =
+        metricValue(metrics, 'gateway_dead_letter_events_total{reason="expired"}') + metricValue(metrics, 'gateway_dead_letter_events_total{reason="refused"}');
       const spilled = metricValue(metrics, 'gateway_spool_spilled_events_total');
-      t.diagnostic(`${name}: ${s.load.acknowledged.size} events acknowledged (${s.acknowledgedDuringOutage} during the outage), `
-        + `${spilled} spilled to the spool, ${deadLettered} dead letters, ${duplicates} duplicates on the stream, `
-        + `lag at the end of the outage ${s.lagAtEnd.toFixed(1)} s, spool ${(s.spoolAtEnd / MiB).toFixed(1)} MiB; RSS ${(s.rssBefore / MiB).toFixed(1)} → peak ${(s.rssPeak / MiB).toFixed(1)} MiB; `
-        + `?ack=stream during it: ${JSON.stringify(s.ackStreamAnswer)}; statuses ${JSON.stringify([...s.load.statuses])}`);
+      t.diagnostic(
+        `${name}: ${s.load.acknowledged.size} events acknowledged (${s.acknowledgedDuringOutage} during the outage), ` +
+          `${spilled} spilled to the spool, ${deadLettered} dead letters, ${duplicates} duplicates on the stream, ` +
+          `lag at the end of the outage ${s.lagAtEnd.toFixed(1)} s, spool ${(s.spoolAtEnd / MiB).toFixed(1)} MiB; RSS ${(s.rssBefore / MiB).toFixed(1)} → peak ${(s.rssPeak / MiB).toFixed(1)} MiB; ` +
+          `?ack=stream during it: ${JSON.stringify(s.ackStreamAnswer)}; statuses ${JSON.stringify([...s.load.statuses])}`,
+      );
       assert.equal(deadLettered, 0, 'nothing was dead-lettered');
       assert.equal(existsSync(s.deadLetterFile), false, 'no dead-letter file was written');
       assert.deepEqual(missing, [], `all ${s.load.acknowledged.size} acknowledged events are on the stream`);
@@ -280,7 +312,10 @@ describe(`Kinesis unreachable for ${OUTAGE_MS / 1000} s under steady load`, () =
     assert.equal(s.kinesis.child.exitCode, null, 'the thawed local Kinesis survived the sockets the gateway gave up on');
     const metrics = await metricsText(s.gateway);
     const expired = metricValue(metrics, 'gateway_dead_letter_events_total{reason="expired"}');
-    const deadLetters = readFileSync(s.deadLetterFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { id: string; event: { seq: number } });
+    const deadLetters = readFileSync(s.deadLetterFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { id: string; event: { seq: number } });
     assert.ok(expired > 0, 'events waited past the 30 s TTL');
     assert.equal(deadLetters.length, expired, 'each is in the dead-letter file');
     const before = await readBack(s);
@@ -302,14 +337,19 @@ describe(`Kinesis unreachable for ${OUTAGE_MS / 1000} s under steady load`, () =
     const replayArgs = ['replay', s.deadLetterFile, '--endpoint', s.kinesis.endpoint, '--stream', 'outage-freeze-replayed'];
     const progressFile = `${s.deadLetterFile}.progress`;
     const first = runCli([...replayArgs, '--rate-limit-percent', '5', '--chunk-events', '200', '--concurrency', '2']);
-    await until('the first replay is partly through', () => {
-      if (!existsSync(progressFile)) return false;
-      try {
-        return (JSON.parse(readFileSync(progressFile, 'utf8')) as { confirmedEvents: number }).confirmedEvents >= deadLetters.length / 3;
-      } catch {
-        return false; // being replaced
-      }
-    }, 120_000, 50);
+    await until(
+      'the first replay is partly through',
+      () => {
+        if (!existsSync(progressFile)) return false;
+        try {
+          return (JSON.parse(readFileSync(progressFile, 'utf8')) as { confirmedEvents: number }).confirmedEvents >= deadLetters.length / 3;
+        } catch {
+          return false; // being replaced
+        }
+      },
+      120_000,
+      50,
+    );
     await first.kill('SIGKILL');
     const second = runCli(replayArgs);
     assert.equal((await second.exited).code, 0, second.logs.map((l) => l.msg).join('\n'));
@@ -318,7 +358,11 @@ describe(`Kinesis unreachable for ${OUTAGE_MS / 1000} s under steady load`, () =
 
     const afterReplay = await readBack(s, 'outage-freeze-replayed');
     const replayed = deadSeqs;
-    assert.deepEqual([...replayed].filter((seq) => !afterReplay.onStream.has(seq)), [], 'every dead-lettered event is on the stream');
+    assert.deepEqual(
+      [...replayed].filter((seq) => !afterReplay.onStream.has(seq)),
+      [],
+      'every dead-lettered event is on the stream',
+    );
     // Copies the replays added beyond one per event: only the events the summary says an interrupted run may have sent.
     let addedTwice = 0;
     let alreadyThere = 0;
@@ -327,16 +371,21 @@ describe(`Kinesis unreachable for ${OUTAGE_MS / 1000} s under steady load`, () =
       if (added > 1) addedTwice += added - 1;
       if (before.onStream.has(seq)) alreadyThere++;
     }
-    t.diagnostic(`freeze: ${s.load.acknowledged.size} events acknowledged (${s.acknowledgedDuringOutage} during the outage), ${expired} dead-lettered (expired); `
-      + `replay: killed after ${(summary.skippedAsConfirmed as number)} confirmed, the rerun sent ${summary.sent as number}, reported ${summary.possibleDuplicates as number} possible duplicates, `
-      + `${addedTwice} events added twice; ${alreadyThere} dead letters had reached the gateway's stream anyway (timed-out calls the frozen emulator stored once thawed), `
-      + `which holds ${before.duplicates} duplicates`);
+    t.diagnostic(
+      `freeze: ${s.load.acknowledged.size} events acknowledged (${s.acknowledgedDuringOutage} during the outage), ${expired} dead-lettered (expired); ` +
+        `replay: killed after ${summary.skippedAsConfirmed as number} confirmed, the rerun sent ${summary.sent as number}, reported ${summary.possibleDuplicates as number} possible duplicates, ` +
+        `${addedTwice} events added twice; ${alreadyThere} dead letters had reached the gateway's stream anyway (timed-out calls the frozen emulator stored once thawed), ` +
+        `which holds ${before.duplicates} duplicates`,
+    );
     assert.ok((summary.skippedAsConfirmed as number) > 0, 'the rerun skipped what the first run had confirmed');
     assert.ok(addedTwice <= (summary.possibleDuplicates as number), `no event added twice beyond the ${summary.possibleDuplicates} the summary reports`);
     assert.equal(summary.eventsInFile, deadLetters.length);
 
     const third = runCli(replayArgs);
     assert.equal((await third.exited).code, 0);
-    assert.ok(third.logs.some((l) => /was replayed whole already/.test(l.msg)), 'a finished replay sends nothing again');
+    assert.ok(
+      third.logs.some((l) => /was replayed whole already/.test(l.msg)),
+      'a finished replay sends nothing again',
+    );
   });
 });

@@ -66,7 +66,7 @@ describe('@segment/analytics-node against the gateway', () => {
     assert.equal(new Set(delivered).size, 26);
   });
 
-  it('takes the client\'s error path with a wrong write key, and nothing of it is kept', async () => {
+  it("takes the client's error path with a wrong write key, and nothing of it is kept", async () => {
     const refused: string[] = [];
     const { analytics, done, errors } = client('wrong-key', refused);
     analytics.track({ userId: 'u', event: 'Refused' }, done);
@@ -99,18 +99,34 @@ describe('Segment routes by hand', () => {
       await post(gateway.url('/v1/track'), JSON.stringify({ event: 'long-track', messageId: 'hand-2', userId: 'u' }), basic(KEY)),
       await post(gateway.url(`/v1/p?writeKey=${KEY}`), JSON.stringify({ name: 'short-p', messageId: 'hand-3', anonymousId: 'a' }), text),
       await post(gateway.url('/v1/i'), JSON.stringify({ writeKey: KEY, traits: {}, messageId: 'hand-4', userId: 'u' }), text),
-      await post(gateway.url('/v1/b'), JSON.stringify({
-        writeKey: KEY, batch: [{ type: 'screen', messageId: 'hand-5', name: 's' }, { type: 'group', groupId: 'g', messageId: 'hand-6' }],
-      }), text),
+      await post(
+        gateway.url('/v1/b'),
+        JSON.stringify({
+          writeKey: KEY,
+          batch: [
+            { type: 'screen', messageId: 'hand-5', name: 's' },
+            { type: 'group', groupId: 'g', messageId: 'hand-6' },
+          ],
+        }),
+        text,
+      ),
     ];
     for (const answer of answers) {
       assert.equal(answer.status, 200);
       assert.deepEqual(answer.body, { success: true });
     }
     const byId = new Map((await stream()).map((e) => [e.event.messageId, e]));
-    assert.deepEqual(['hand-1', 'hand-2', 'hand-3', 'hand-4', 'hand-5', 'hand-6'].map((id) => [byId.get(id)?.path, byId.get(id)?.event.type]), [
-      ['/v1/t', 'track'], ['/v1/track', 'track'], ['/v1/p', 'page'], ['/v1/i', 'identify'], ['/v1/b', 'screen'], ['/v1/b', 'group'],
-    ]);
+    assert.deepEqual(
+      ['hand-1', 'hand-2', 'hand-3', 'hand-4', 'hand-5', 'hand-6'].map((id) => [byId.get(id)?.path, byId.get(id)?.event.type]),
+      [
+        ['/v1/t', 'track'],
+        ['/v1/track', 'track'],
+        ['/v1/p', 'page'],
+        ['/v1/i', 'identify'],
+        ['/v1/b', 'screen'],
+        ['/v1/b', 'group'],
+      ],
+    );
     const metrics = await metricsText(gateway);
     assert.equal(metricValue(metrics, 'gateway_requests_total{route="/v1/t",status="200"}'), 1);
     assert.equal(metricValue(metrics, 'gateway_requests_total{route="/v1/b",status="200"}'), 1);
@@ -145,7 +161,11 @@ describe('Segment routes by hand', () => {
     assert.equal(response.status, 200);
     const settings = (await response.json()) as { integrations: Record<string, unknown>; remotePlugins: unknown[] };
     assert.deepEqual(settings.integrations['Segment.io'], {
-      apiKey: KEY, apiHost: `127.0.0.1:${gateway.port}/v1`, protocol: 'http', unbundledIntegrations: [], addBundledMetadata: false,
+      apiKey: KEY,
+      apiHost: `127.0.0.1:${gateway.port}/v1`,
+      protocol: 'http',
+      unbundledIntegrations: [],
+      addBundledMetadata: false,
     });
     assert.deepEqual(Object.keys(settings.integrations), ['Segment.io']);
     assert.deepEqual(settings.remotePlugins, []);
@@ -162,7 +182,10 @@ describe('Segment routes by hand', () => {
     let lines: Record<string, unknown>[] = [];
     await until('the rejects file has the body', () => {
       try {
-        lines = readFileSync(rejectsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+        lines = readFileSync(rejectsFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line));
       } catch {
         return false;
       }
@@ -191,9 +214,14 @@ describe('--ip-policy and --rejects-file on the other routes', () => {
     const envelopes = (await stream()).filter((e) => e.event.marker === 'events-route' || e.event.marker === 'pixel-route');
     assert.deepEqual(envelopes.map((e) => e.path).sort(), ['/v1/events', '/v1/pixel.gif']);
     for (const e of envelopes) assert.match(e.ip, /^(127\.0\.0\.0|::ffff:127\.0\.0\.0)$/);
-    const kept = () => readFileSync(rejectsFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
-    await until('the refused /v1/events body is kept', () => kept().some((l) => l.route === '/v1/events' && l.reason === 'not_an_object'
-      && Buffer.from(l.body, 'base64').toString() === bad));
+    const kept = () =>
+      readFileSync(rejectsFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line));
+    await until('the refused /v1/events body is kept', () =>
+      kept().some((l) => l.route === '/v1/events' && l.reason === 'not_an_object' && Buffer.from(l.body, 'base64').toString() === bad),
+    );
   });
 });
 

@@ -22,7 +22,11 @@ describe('shipper tasks', () => {
       assert.ok(batches >= 100, `many batches were published: ${batches}`);
       assert.ok(proxy.counts.putRecordsCalls * 3 <= batches, 'waiting batches were shipped together, not one call each');
       const onStream = new Set((await tapStream(kinesis.endpoint, 'merge')).map((e) => e.event.seq as number));
-      assert.deepEqual(acknowledged.filter((seq) => !onStream.has(seq)), [], 'every acknowledged event is on the stream');
+      assert.deepEqual(
+        acknowledged.filter((seq) => !onStream.has(seq)),
+        [],
+        'every acknowledged event is on the stream',
+      );
     } finally {
       await gateway.kill('SIGKILL');
       await proxy.close();

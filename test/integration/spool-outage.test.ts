@@ -45,18 +45,27 @@ describe('a full disk', () => {
 
       rmSync(filler);
       // The spool tries a commit again a while after a failure: until then every request is refused.
-      await until('an event is acknowledged again', async () => {
-        const answer = await post(gateway.url('/v1/events'), event(5000));
-        if (answer.status !== 202) assert.equal(answer.body.error, 'spool_unavailable', JSON.stringify(answer.body));
-        return answer.status === 202;
-      }, 30_000, 100);
+      await until(
+        'an event is acknowledged again',
+        async () => {
+          const answer = await post(gateway.url('/v1/events'), event(5000));
+          if (answer.status !== 202) assert.equal(answer.body.error, 'spool_unavailable', JSON.stringify(answer.body));
+          return answer.status === 202;
+        },
+        30_000,
+        100,
+      );
       acknowledged.push(5000);
       assert.equal(metricValue(await metricsText(gateway), 'gateway_spool_writable'), 1);
       await gateway.waitForLog((l) => l.msg === 'the spool is writable again', 1000);
 
       await waitUntilShipped(gateway, 120_000);
       const onStream = new Set((await tapStream(kinesis.endpoint, 'disk-full')).map((e) => e.event.seq as number));
-      assert.deepEqual(acknowledged.filter((seq) => !onStream.has(seq)), [], 'every acknowledged event is on the stream');
+      assert.deepEqual(
+        acknowledged.filter((seq) => !onStream.has(seq)),
+        [],
+        'every acknowledged event is on the stream',
+      );
     } finally {
       await gateway.kill('SIGKILL');
       await kinesis.kill();

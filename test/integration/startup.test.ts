@@ -60,7 +60,10 @@ describe('start-up', () => {
     }
   });
 
-  for (const [what, flag] of [['events', '--port'], ['admin', '--admin-port']] as const) {
+  for (const [what, flag] of [
+    ['events', '--port'],
+    ['admin', '--admin-port'],
+  ] as const) {
     it(`says so and exits 1 when the ${what} port is taken`, async () => {
       const kinesis = await startLocalKinesis(`port-${what}`, 1);
       const taken = net.createServer();
@@ -68,7 +71,18 @@ describe('start-up', () => {
       const port = (taken.address() as net.AddressInfo).port;
       try {
         const ports = { '--port': '0', '--admin-port': '0', [flag]: String(port) };
-        const running = runCli(['serve', ...Object.entries(ports).flat(), '--host', '127.0.0.1', '--admin-host', '127.0.0.1', '--kinesis-endpoint', kinesis.endpoint, '--stream', `port-${what}`]);
+        const running = runCli([
+          'serve',
+          ...Object.entries(ports).flat(),
+          '--host',
+          '127.0.0.1',
+          '--admin-host',
+          '127.0.0.1',
+          '--kinesis-endpoint',
+          kinesis.endpoint,
+          '--stream',
+          `port-${what}`,
+        ]);
         assert.equal((await running.exited).code, 1);
         assert.match(running.stderr.join('\n'), new RegExp(`cannot listen for ${what} on 127\\.0\\.0\\.1:${port} \\(in use or not permitted\\)`));
       } finally {
@@ -78,7 +92,11 @@ describe('start-up', () => {
     });
   }
 
-  for (const [command, schema] of [['serve', SERVE_SCHEMA], ['tap', TAP_SCHEMA], ['local-kinesis', LOCAL_KINESIS_SCHEMA]] as const) {
+  for (const [command, schema] of [
+    ['serve', SERVE_SCHEMA],
+    ['tap', TAP_SCHEMA],
+    ['local-kinesis', LOCAL_KINESIS_SCHEMA],
+  ] as const) {
     it(`prints every ${command} option with its default and environment variable for --help`, async () => {
       const help = runCli([command, '--help']);
       assert.equal((await help.exited).code, 0);
@@ -89,7 +107,10 @@ describe('start-up', () => {
         assert.ok(at >= 0, `--${spec.flag} is listed`);
         const entry = text.slice(at, text.indexOf('\n  --', at + 1) >>> 0);
         const env = (spec.env ?? [envName(spec)]).join(', ');
-        assert.ok(entry.includes(`default: ${spec.default === undefined ? 'unset' : String(spec.default)}; env: ${env}`), `--${spec.flag} shows its default and variables: ${entry}`);
+        assert.ok(
+          entry.includes(`default: ${spec.default === undefined ? 'unset' : String(spec.default)}; env: ${env}`),
+          `--${spec.flag} shows its default and variables: ${entry}`,
+        );
       }
     });
   }

@@ -30,7 +30,10 @@ describe('uWebSockets.js build', () => {
       assert.match(first.msg, new RegExp(`^kinesis-gateway \\S+ on Node ${process.version} with uWebSockets\\.js \\S+ \\(${expected} build\\)`));
       const metrics = await (await fetch(gateway.adminUrl('/metrics'))).text();
       const info = metrics.split('\n').find((line) => line.startsWith('gateway_build_info{'));
-      assert.match(info ?? '', new RegExp(`node="${process.version}",uws_version="${(first.uws as { version: string }).version}",uws_build="${expected}"\\} 1$`));
+      assert.match(
+        info ?? '',
+        new RegExp(`node="${process.version}",uws_version="${(first.uws as { version: string }).version}",uws_build="${expected}"\\} 1$`),
+      );
       // On Node < 22 (past end of life) the gateway warns once in its log, in place of the AWS SDK's
       // warning per thread; on a supported Node neither warns.
       assert.doesNotMatch(gateway.stderr.join('\n'), /NodeVersionSupportWarning/);
@@ -58,14 +61,20 @@ describe('uWebSockets.js build', () => {
     try {
       assert.equal(gateway.logs.find((l) => typeof l.port === 'number')?.nativeUws, false);
       assert.equal((gateway.logs[0].uws as { kind: string }).kind, 'fallback');
-      assert.ok(gateway.logs.some((l) => l.level === 40 && /pure-Node server/.test(l.msg)), 'a warning says it is slow');
+      assert.ok(
+        gateway.logs.some((l) => l.level === 40 && /pure-Node server/.test(l.msg)),
+        'a warning says it is slow',
+      );
       assert.equal((await post(gateway.url('/v1/events'), '{"via":"fallback"}')).status, 202);
       // The fallback's router does not strip query strings: GET /v1/pixel.gif?… is not found on it.
       assert.equal((await fetch(gateway.url('/v1/pixel.gif?via=pixel'))).status, 404);
       assert.equal((await fetch(gateway.url('/healthz'))).status, 200, 'and the process is still up');
       await waitUntilShipped(gateway);
       const envelopes = await tapStream(gateway.kinesisEndpoint, 'slow');
-      assert.deepEqual(envelopes.map((e) => [e.event, e.ip]), [[{ via: 'fallback' }, '127.0.0.1']]);
+      assert.deepEqual(
+        envelopes.map((e) => [e.event, e.ip]),
+        [[{ via: 'fallback' }, '127.0.0.1']],
+      );
     } finally {
       await gateway.kill('SIGINT');
     }

@@ -34,12 +34,31 @@ before(async () => {
   proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0.2, entryErrorCodes: ['ProvisionedThroughputExceededException'], failRequests: 0 });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'prometheus-'));
   // With the disk spool, so that its series carry real values.
-  gateway = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'observed', '--linger-ms', '10', '--aggregation-max-bytes', '4KiB',
-    '--durability', 'disk', '--spool-dir', path.join(dir, 'spool')]);
-  writeFileSync(path.join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: gateway\n    static_configs:\n      - targets: ['127.0.0.1:${gateway.adminPort}']\n`);
+  gateway = await startGateway([
+    '--kinesis-endpoint',
+    proxy.endpoint,
+    '--stream',
+    'observed',
+    '--linger-ms',
+    '10',
+    '--aggregation-max-bytes',
+    '4KiB',
+    '--durability',
+    'disk',
+    '--spool-dir',
+    path.join(dir, 'spool'),
+  ]);
+  writeFileSync(
+    path.join(dir, 'prometheus.yml'),
+    `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: gateway\n    static_configs:\n      - targets: ['127.0.0.1:${gateway.adminPort}']\n`,
+  );
   const port = await freePort();
   prometheusUrl = `http://127.0.0.1:${port}`;
-  prometheus = spawn('prometheus', [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+  prometheus = spawn(
+    'prometheus',
+    [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: 'ignore' },
+  );
   prometheus.once('error', (err) => assert.fail(`cannot run prometheus (apt-get install -y prometheus): ${err.message}`));
   // Steady load while Prometheus takes several scrapes, so every rate() has two samples.
   const until = Date.now() + 8000;
@@ -69,16 +88,42 @@ after(async () => {
 
 describe('metrics in a real Prometheus', () => {
   const expressions: { panel: string; expr: string }[] = dashboard.panels.flatMap((panel: { title: string; targets: { expr: string }[] }) =>
-    panel.targets.map((target) => ({ panel: panel.title, expr: target.expr })));
+    panel.targets.map((target) => ({ panel: panel.title, expr: target.expr })),
+  );
 
   it('the dashboard has the panels operators need, on its datasource and instance variables', () => {
     const titles = dashboard.panels.map((p: { title: string }) => p.title).join('\n');
-    for (const wanted of [/Ingest rate/, /Request latency/, /Rejected/, /Ring fill/, /PutRecords/, /Throttles by shard/, /Retries/, /Delivery latency/, /Dead-lettered/, /Event-loop lag/, /Memory/, /CPU/, /Spool size/, /Acknowledgements by promise/, /Stream acknowledgement waits/]) {
+    for (const wanted of [
+      /Ingest rate/,
+      /Request latency/,
+      /Rejected/,
+      /Ring fill/,
+      /PutRecords/,
+      /Throttles by shard/,
+      /Retries/,
+      /Delivery latency/,
+      /Dead-lettered/,
+      /Event-loop lag/,
+      /Memory/,
+      /CPU/,
+      /Spool size/,
+      /Acknowledgements by promise/,
+      /Stream acknowledgement waits/,
+    ]) {
       assert.match(titles, wanted);
     }
-    assert.deepEqual(dashboard.templating.list.map((v: { name: string }) => v.name), ['datasource', 'instance']);
-    assert.ok(expressions.every(({ expr }) => expr.includes('$instance') || expr.startsWith('vector(')), 'every query is filtered by instance');
-    assert.ok(expressions.some(({ expr }) => expr.includes('vector(100000)')), 'the 100,000 events/min reference line');
+    assert.deepEqual(
+      dashboard.templating.list.map((v: { name: string }) => v.name),
+      ['datasource', 'instance'],
+    );
+    assert.ok(
+      expressions.every(({ expr }) => expr.includes('$instance') || expr.startsWith('vector(')),
+      'every query is filtered by instance',
+    );
+    assert.ok(
+      expressions.some(({ expr }) => expr.includes('vector(100000)')),
+      'the 100,000 events/min reference line',
+    );
   });
 
   it('every dashboard query returns data', async () => {
@@ -91,7 +136,7 @@ describe('metrics in a real Prometheus', () => {
     assert.deepEqual(empty, [], 'queries without data');
   });
 
-  it('promtool accepts /metrics (prom-client\'s own nodejs_active_*_total gauge names aside)', async () => {
+  it("promtool accepts /metrics (prom-client's own nodejs_active_*_total gauge names aside)", async () => {
     const text = await (await fetch(gateway.adminUrl('/metrics'))).text();
     let complaints = '';
     try {
@@ -112,7 +157,15 @@ describe('metrics in a real Prometheus', () => {
     assert.ok(start >= 0, 'docs/metrics.md has the section "Metric reference"');
     const metricsSection = doc.slice(start, doc.indexOf('\n## ', start + 1));
     const documented = new Set([...metricsSection.matchAll(/`(gateway_\w+)/g)].map((m) => m[1]));
-    assert.deepEqual([...exported].filter((name) => !documented.has(name)), [], 'exported but not documented');
-    assert.deepEqual([...documented].filter((name) => !exported.has(name)), [], 'documented but not exported');
+    assert.deepEqual(
+      [...exported].filter((name) => !documented.has(name)),
+      [],
+      'exported but not documented',
+    );
+    assert.deepEqual(
+      [...documented].filter((name) => !exported.has(name)),
+      [],
+      'documented but not exported',
+    );
   });
 });

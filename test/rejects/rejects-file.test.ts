@@ -14,12 +14,20 @@ function setup(perSecond: number, maxBytes = MiB) {
   const metrics = new SharedMetrics();
   const rejects = rejectsFileOf({ rejectsFile: file, rejectsMaxBytes: maxBytes, rejectsPerSecond: perSecond }, metrics)!;
   const count = (outcome: string) => metrics.samples(METRICS.rejectsFile).find((s) => s.labels.outcome === outcome)!.value;
-  const lines = (name = file) => readFileSync(name, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  const lines = (name = file) =>
+    readFileSync(name, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
   return { file, rejects, count, lines };
 }
 
 const malformed = (body: string | Uint8Array): Rejected => ({
-  reason: 'malformed_json', message: 'event 0: bad', route: '/v1/events', ip: '203.0.113.0', userAgent: 'ua',
+  reason: 'malformed_json',
+  message: 'event 0: bad',
+  route: '/v1/events',
+  ip: '203.0.113.0',
+  userAgent: 'ua',
   body: typeof body === 'string' ? Buffer.from(body) : body,
 });
 
@@ -28,14 +36,23 @@ describe('the rejects file', () => {
     assert.equal(rejectsFileOf({ rejectsMaxBytes: MiB, rejectsPerSecond: 1 }, new SharedMetrics()), undefined);
   });
 
-  it('keeps a refusal\'s reason, time, route, address and body in base64', async () => {
+  it("keeps a refusal's reason, time, route, address and body in base64", async () => {
     const { rejects, lines, count } = setup(10);
     rejects.keep(malformed('{"a":\u00e9'), Date.parse('2026-01-02T03:04:05.000Z'));
     await rejects.drained();
-    assert.deepEqual(lines(), [{
-      reason: 'malformed_json', message: 'event 0: bad', time: '2026-01-02T03:04:05.000Z', route: '/v1/events', ip: '203.0.113.0', ua: 'ua',
-      bytes: 7, truncated: false, body: Buffer.from('{"a":\u00e9').toString('base64'),
-    }]);
+    assert.deepEqual(lines(), [
+      {
+        reason: 'malformed_json',
+        message: 'event 0: bad',
+        time: '2026-01-02T03:04:05.000Z',
+        route: '/v1/events',
+        ip: '203.0.113.0',
+        ua: 'ua',
+        bytes: 7,
+        truncated: false,
+        body: Buffer.from('{"a":\u00e9').toString('base64'),
+      },
+    ]);
     assert.equal(count('kept'), 1);
   });
 

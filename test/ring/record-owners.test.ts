@@ -20,7 +20,10 @@ describe('record owners', () => {
       totals.set(owner, [s + settled, g + givenUp]);
     }
     assert.deepEqual(Object.fromEntries(totals), { a: [7, 1], b: [2, 0], c: [2, 1] });
-    assert.deepEqual(shares.slice(0, 2), [['b', 1, 0], ['a', 4, 1]]);
+    assert.deepEqual(shares.slice(0, 2), [
+      ['b', 1, 0],
+      ['a', 4, 1],
+    ]);
   });
 
   it('merges adjacent assignments of one owner and stays correct over many runs', () => {

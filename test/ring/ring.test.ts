@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRingBuffer, dataOffset, HEADER_BYTES, KEY_LENGTH_OFFSET, keyOffset, PUBLISHED_SLOT, RECORD_HEADER_BYTES, RECORD_LENGTH_OFFSET, recordBytes } from '../../src/ring/ring-layout';
+import {
+  createRingBuffer,
+  dataOffset,
+  HEADER_BYTES,
+  KEY_LENGTH_OFFSET,
+  keyOffset,
+  PUBLISHED_SLOT,
+  RECORD_HEADER_BYTES,
+  RECORD_LENGTH_OFFSET,
+  recordBytes,
+} from '../../src/ring/ring-layout';
 import { readBatch } from '../../src/ring/ring-reader';
 import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
 import { RingViews } from '../../src/ring/ring-layout';
@@ -57,7 +67,9 @@ describe('ring writer and reader', () => {
       const buffer = createRingBuffer(256);
       const views = new RingViews(buffer);
       const published: BatchDescriptor[] = [];
-      const writer = new RingWriter(buffer, { maxRecords: 1 + Math.floor(random() * 5), maxBytes: 64 + Math.floor(random() * 128), lingerMs: 60_000 }, (b) => published.push(b));
+      const writer = new RingWriter(buffer, { maxRecords: 1 + Math.floor(random() * 5), maxBytes: 64 + Math.floor(random() * 128), lingerMs: 60_000 }, (b) =>
+        published.push(b),
+      );
       const written: string[] = [];
       const read: string[] = [];
       let refused = 0;
@@ -156,9 +168,15 @@ describe('ring writer and reader', () => {
     const published: BatchDescriptor[] = [];
     const writer = new RingWriter(buffer, { maxRecords: 3, maxBytes: 100, lingerMs: 60_000 }, (b) => published.push(b));
     for (let i = 0; i < 7; i++) writeRecord(writer, 'k', 'x'.repeat(13)); // 20 bytes each
-    assert.deepEqual(published.map((b) => b.count), [3, 3]);
+    assert.deepEqual(
+      published.map((b) => b.count),
+      [3, 3],
+    );
     for (let i = 0; i < 5; i++) writeRecord(writer, 'k', 'x'.repeat(43)); // 50 bytes each
-    assert.ok(published.slice(2).every((b) => b.end - b.start <= 100), 'no batch spans more than maxBytes');
+    assert.ok(
+      published.slice(2).every((b) => b.end - b.start <= 100),
+      'no batch spans more than maxBytes',
+    );
   });
 
   it('reports a corrupt record instead of reading past its batch', () => {
@@ -194,7 +212,10 @@ describe('ring writer: accounting at the edges', () => {
     record(writer, 50);
     writer.closeBatch();
     writer.closeBatch();
-    assert.deepEqual(published.map((b) => b.count), [1]);
+    assert.deepEqual(
+      published.map((b) => b.count),
+      [1],
+    );
   });
 
   it('fills a batch to exactly its byte limit, and starts the next one past it', () => {
@@ -203,7 +224,10 @@ describe('ring writer: accounting at the edges', () => {
     record(writer, 50);
     record(writer, 50);
     writer.closeBatch();
-    assert.deepEqual(published.map((b) => b.count), [2, 1]);
+    assert.deepEqual(
+      published.map((b) => b.count),
+      [2, 1],
+    );
   });
 
   it('charges the skipped tail to the batch before a wrap, and frees it with that batch', () => {

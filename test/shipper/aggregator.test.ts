@@ -6,11 +6,13 @@ import { referenceDeaggregate } from '../support/kinesis-agg';
 
 const MAX_HASH = 2n ** 128n - 1n;
 /** Four shards splitting the hash space evenly, as CreateStream makes them. */
-const fourShards = new ShardMap(Array.from({ length: 4 }, (_, i) => ({
-  id: `shardId-00000000000${i}`,
-  startingHashKey: (MAX_HASH / 4n) * BigInt(i),
-  endingHashKey: i === 3 ? MAX_HASH : (MAX_HASH / 4n) * BigInt(i + 1) - 1n,
-})));
+const fourShards = new ShardMap(
+  Array.from({ length: 4 }, (_, i) => ({
+    id: `shardId-00000000000${i}`,
+    startingHashKey: (MAX_HASH / 4n) * BigInt(i),
+    endingHashKey: i === 3 ? MAX_HASH : (MAX_HASH / 4n) * BigInt(i + 1) - 1n,
+  })),
+);
 
 function shardRange(id: string): [bigint, bigint] {
   const i = Number(id.slice(-1));
@@ -18,7 +20,11 @@ function shardRange(id: string): [bigint, bigint] {
 }
 
 function pending(n: number, dataBytes = 200): PendingEvent[] {
-  return Array.from({ length: n }, (_, i) => ({ partitionKey: `event-${i}`, data: Buffer.from(JSON.stringify({ i }).padEnd(dataBytes, ' ')), receivedAt: 1000 + i }));
+  return Array.from({ length: n }, (_, i) => ({
+    partitionKey: `event-${i}`,
+    data: Buffer.from(JSON.stringify({ i }).padEnd(dataBytes, ' ')),
+    receivedAt: 1000 + i,
+  }));
 }
 
 describe('buildRecords', () => {
@@ -63,14 +69,20 @@ describe('buildRecords', () => {
     const unmapped = buildRecords(pending(10), undefined, 50 * 1024);
     assert.ok(unmapped.every((r) => r.events.length === 1 && r.shardId === undefined));
     const off = buildRecords(pending(10), fourShards, 0);
-    assert.ok(off.every((r) => r.events.length === 1 && r.shardId !== undefined), 'shards are still predicted for pacing');
+    assert.ok(
+      off.every((r) => r.events.length === 1 && r.shardId !== undefined),
+      'shards are still predicted for pacing',
+    );
   });
 
   it('sends an event larger than the limit raw', () => {
     const big = { partitionKey: 'big', data: Buffer.alloc(60 * 1024, 0x61), receivedAt: 1 };
     const records = buildRecords([big, ...pending(3)], new ShardMap([{ id: 'shardId-0', startingHashKey: 0n, endingHashKey: MAX_HASH }]), 50 * 1024);
     assert.ok(records.some((r) => r.events.length === 1 && r.events[0] === big && r.explicitHashKey === undefined));
-    assert.equal(records.reduce((n, r) => n + r.events.length, 0), 4);
+    assert.equal(
+      records.reduce((n, r) => n + r.events.length, 0),
+      4,
+    );
   });
 
   it('carries the oldest receivedAt of its events', () => {
@@ -105,7 +117,10 @@ describe('buildRecords with keyless events (--partition-key random)', () => {
 
   it('falls back to event ids as keys when no shard can take keyless events', () => {
     // Ranges no real stream has: no short key hashes into either.
-    const tiny = new ShardMap([{ id: 'a', startingHashKey: 0n, endingHashKey: 99n }, { id: 'b', startingHashKey: 100n, endingHashKey: 199n }]);
+    const tiny = new ShardMap([
+      { id: 'a', startingHashKey: 0n, endingHashKey: 99n },
+      { id: 'b', startingHashKey: 100n, endingHashKey: 199n },
+    ]);
     const ids = ['0', '1', '2'].map((d) => `01a20146-37c1-7000-82f4-33c83d7f63b${d}`);
     const events = ids.map((id) => ({ partitionKey: '', data: Buffer.from(`{"id":"${id}","receivedAt":1}`), receivedAt: 1 }));
     const records = buildRecords(events, tiny, 50 * 1024);

@@ -44,7 +44,9 @@ function events(count: number, receivedAt = Date.now()): PendingEvent[] {
 function target(stream: string, options: { ordered: boolean; recordTtlMs?: number }): DeliveryTarget {
   const client = createKinesisClient({ endpoint: proxy.endpoint });
   return {
-    client, stream, counters: NO_COUNTERS,
+    client,
+    stream,
+    counters: NO_COUNTERS,
     shardMaps: new ShardMapCache(client, stream, pino({ level: 'silent' }), { refreshed: () => undefined }),
     pacer: new ShardPacer(1),
     aggregationMaxBytes: 300, // small aggregates: many entries for the proxy to refuse
@@ -81,11 +83,22 @@ for (const ordered of [false, true]) {
         assert.deepEqual([...new Set(givenUp.map((g) => g.reason))], ['KMSAccessDeniedException']);
         const handed = new Set(sent.map((e) => e.data));
         const refused = givenUp.flatMap((g) => g.events);
-        assert.ok(refused.every((e) => handed.has(e.data)), 'every given-up event carries a data view deliver was handed');
+        assert.ok(
+          refused.every((e) => handed.has(e.data)),
+          'every given-up event carries a data view deliver was handed',
+        );
         const refusedSeqs = refused.map(seqOf).sort((a, b) => a - b);
         const confirmed = await seqsOnStream(stream);
-        assert.deepEqual(confirmed.filter((seq) => refusedSeqs.includes(seq)), [], 'nothing given up is on the stream');
-        assert.deepEqual([...confirmed, ...refusedSeqs].sort((a, b) => a - b), sent.map(seqOf), 'and every other event is, once');
+        assert.deepEqual(
+          confirmed.filter((seq) => refusedSeqs.includes(seq)),
+          [],
+          'nothing given up is on the stream',
+        );
+        assert.deepEqual(
+          [...confirmed, ...refusedSeqs].sort((a, b) => a - b),
+          sent.map(seqOf),
+          'and every other event is, once',
+        );
       } finally {
         Object.assign(proxy.faults, { failEntries: 0, entryErrorCodes: [] });
         delivery.client.destroy();
@@ -101,7 +114,13 @@ for (const ordered of [false, true]) {
       try {
         const givenUp = await deliver(sent, delivery);
         assert.deepEqual([...new Set(givenUp.map((g) => g.reason))], ['expired']);
-        assert.deepEqual(givenUp.flatMap((g) => g.events).map(seqOf).sort((a, b) => a - b), sent.map(seqOf));
+        assert.deepEqual(
+          givenUp
+            .flatMap((g) => g.events)
+            .map(seqOf)
+            .sort((a, b) => a - b),
+          sent.map(seqOf),
+        );
         assert.equal(proxy.counts.putRecordsCalls, callsBefore, 'no PutRecords call');
         assert.deepEqual(await seqsOnStream(stream), []);
       } finally {

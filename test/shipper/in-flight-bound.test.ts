@@ -6,7 +6,13 @@ import { describe, it } from 'node:test';
 import { METRICS } from '../../src/metrics/metric-definitions';
 import { SharedMetrics } from '../../src/metrics/shared-metrics';
 import {
-  bytesInFlightBound, FLOOR_BYTES_PER_WORKER, LATENCY_WINDOW_MS, MAX_LATENCY_S, putRecordsSnapshot, RecentPutLatency, windowMedianLatency,
+  bytesInFlightBound,
+  FLOOR_BYTES_PER_WORKER,
+  LATENCY_WINDOW_MS,
+  MAX_LATENCY_S,
+  putRecordsSnapshot,
+  RecentPutLatency,
+  windowMedianLatency,
 } from '../../src/shipper/main-thread/in-flight-bound';
 
 const MiB = 1024 * 1024;
@@ -57,7 +63,7 @@ function putRecordsMetrics() {
 }
 
 describe('windowMedianLatency', () => {
-  it('is the median of the window\'s calls, rounded up to its histogram bucket', () => {
+  it("is the median of the window's calls, rounded up to its histogram bucket", () => {
     const p = putRecordsMetrics();
     p.calls(50, 0.01);
     const before = putRecordsSnapshot(p.metrics);
@@ -93,7 +99,10 @@ describe('RecentPutLatency', () => {
   it('reads the histogram again once a window has passed, and keeps the last latency that says something', () => {
     const p = putRecordsMetrics();
     let now = 0;
-    const latency = new RecentPutLatency(() => putRecordsSnapshot(p.metrics), () => now);
+    const latency = new RecentPutLatency(
+      () => putRecordsSnapshot(p.metrics),
+      () => now,
+    );
     assert.equal(latency.seconds(), 0, 'nothing known yet');
     p.calls(10, 1.8);
     now = LATENCY_WINDOW_MS - 1;

@@ -46,7 +46,10 @@ function bodyBytes(body: unknown): Buffer {
 describe('PutRecords body', () => {
   it('is byte for byte the body the SDK serializes for the same records', async () => {
     const { client, requests } = capturingClient();
-    const input = { StreamName: 'a "stream"', Records: RECORDS.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey, ExplicitHashKey: r.explicitHashKey })) };
+    const input = {
+      StreamName: 'a "stream"',
+      Records: RECORDS.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey, ExplicitHashKey: r.explicitHashKey })),
+    };
     await assert.rejects(client.send(new PutRecordsCommand(input)), /captured/);
     const ours = encodePutRecordsBody('a "stream"', RECORDS);
     assert.equal(ours.toString('latin1'), bodyBytes(requests[0].body).toString('latin1'));

@@ -13,7 +13,10 @@ const record = (bytes: number, key = 'k'): RingRecord => ({ partitionKey: key, d
 describe('PutRecords request limits', () => {
   it('puts at most 500 records in one request', () => {
     const requests = splitIntoRequests(Array.from({ length: 1201 }, () => record(10)));
-    assert.deepEqual(requests.map((r) => r.length), [500, 500, 201]);
+    assert.deepEqual(
+      requests.map((r) => r.length),
+      [500, 500, 201],
+    );
   });
 
   it('keeps each request within 5 MiB of data and partition keys', () => {
@@ -22,14 +25,23 @@ describe('PutRecords request limits', () => {
       const bytes = request.reduce((n, r) => n + r.data.length + r.partitionKey.length, 0);
       assert.ok(bytes <= KINESIS_MAX_REQUEST_BYTES, `${bytes} bytes`);
     }
-    assert.deepEqual(requests.map((r) => r.length), [5, 5, 2]);
+    assert.deepEqual(
+      requests.map((r) => r.length),
+      [5, 5, 2],
+    );
   });
 
   it('fills a request up to exactly 5 MiB, and not a byte more', () => {
     const oneMiB = record(KINESIS_MAX_RECORD_BYTES - 1, 'k');
     const requests = splitIntoRequests([oneMiB, oneMiB, oneMiB, oneMiB, oneMiB, record(1)]);
-    assert.equal(requests[0].reduce((n, r) => n + r.data.length + r.partitionKey.length, 0), KINESIS_MAX_REQUEST_BYTES);
-    assert.deepEqual(requests.map((r) => r.length), [5, 1]);
+    assert.equal(
+      requests[0].reduce((n, r) => n + r.data.length + r.partitionKey.length, 0),
+      KINESIS_MAX_REQUEST_BYTES,
+    );
+    assert.deepEqual(
+      requests.map((r) => r.length),
+      [5, 1],
+    );
   });
 
   it('refuses a record over 1 MiB counting its partition key', () => {
@@ -40,9 +52,15 @@ describe('PutRecords request limits', () => {
 
 describe('backoff', () => {
   it('is full jitter: uniform below an exponentially growing cap of at most 5 s', () => {
-    assert.equal(backoffMs(1, () => 0), 0);
+    assert.equal(
+      backoffMs(1, () => 0),
+      0,
+    );
     assert.equal(backoffMs(1, () => 0.999999) < 200, true);
     assert.ok(backoffMs(3, () => 0.5) === 400);
-    assert.equal(backoffMs(30, () => 0.5), 2500);
+    assert.equal(
+      backoffMs(30, () => 0.5),
+      2500,
+    );
   });
 });

@@ -19,7 +19,10 @@ describe('ShardMapCache on a local Kinesis', () => {
     const outcomes: [boolean, number][] = [];
     const cache = new ShardMapCache(client, 'mapped', pino({ level: 'silent' }), { refreshed: (ok, shards) => outcomes.push([ok, shards]) });
     const maps = await Promise.all([cache.get(), cache.get(), cache.get()]);
-    assert.ok(maps.every((m) => m?.size === 3), 'no caller went without a map');
+    assert.ok(
+      maps.every((m) => m?.size === 3),
+      'no caller went without a map',
+    );
     assert.deepEqual(outcomes, [[true, 3]], 'one ListShards read served them all, and its shards are reported');
     client.destroy();
   });

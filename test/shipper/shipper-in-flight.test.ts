@@ -39,11 +39,14 @@ async function countingProxy(target: string, holdMs: number) {
         await sleep(holdMs);
       }
       const body = Buffer.concat(chunks);
-      const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (answer) => {
-        res.writeHead(answer.statusCode!, answer.headers);
-        answer.pipe(res);
-        answer.on('end', () => put && calls.open--);
-      });
+      const out = http.request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+        (answer) => {
+          res.writeHead(answer.statusCode!, answer.headers);
+          answer.pipe(res);
+          answer.on('end', () => put && calls.open--);
+        },
+      );
       out.on('error', () => {
         if (put) calls.open--;
         res.destroy();
@@ -73,7 +76,12 @@ async function shipBacklog(t: TestContext, stream: string, holdMs: number, tasks
   const writer = new RingWriter(ringBuffer, { maxRecords: 10_000, maxBytes: TASK_BYTES, lingerMs: 20 }, (batch) => shipper.ship(batch));
   let confirmed = 0;
   const shipper = new Shipper({
-    workers: WORKERS, batchesPerWorker: SLOTS / WORKERS, ordered: false, maxTaskRecords: 10_000, maxTaskBytes: TASK_BYTES, log: createLogger('error'),
+    workers: WORKERS,
+    batchesPerWorker: SLOTS / WORKERS,
+    ordered: false,
+    maxTaskRecords: 10_000,
+    maxTaskBytes: TASK_BYTES,
+    log: createLogger('error'),
     onConfirmed: (batch, deadLettered) => {
       writer.release(batch);
       intake.settled(batch, deadLettered);
@@ -83,13 +91,26 @@ async function shipBacklog(t: TestContext, stream: string, holdMs: number, tasks
     taskFailures: metrics.counter(METRICS.workerTaskFailures),
     workerRestarts: metrics.counter(METRICS.workerRestarts),
     workerData: {
-      ring: ringBuffer, metrics: metrics.buffer, kinesis: { endpoint: proxy.endpoint, requestTimeoutMs: 10_000 }, stream, logLevel: 'error', workers: WORKERS,
-      aggregationMaxBytes: 51_200, rateLimitPercent: 100, recordTtlMs: Number.POSITIVE_INFINITY,
-      deadLetterFile: path.join(mkdtempSync(path.join(os.tmpdir(), 'in-flight-')), 'dead-letter.ndjson'), ordered: false,
+      ring: ringBuffer,
+      metrics: metrics.buffer,
+      kinesis: { endpoint: proxy.endpoint, requestTimeoutMs: 10_000 },
+      stream,
+      logLevel: 'error',
+      workers: WORKERS,
+      aggregationMaxBytes: 51_200,
+      rateLimitPercent: 100,
+      recordTtlMs: Number.POSITIVE_INFINITY,
+      deadLetterFile: path.join(mkdtempSync(path.join(os.tmpdir(), 'in-flight-')), 'dead-letter.ndjson'),
+      ordered: false,
     },
   });
   const intake = new Intake({
-    ring: writer, spool: undefined, durability: 'memory', acks: new StreamAcks(10_000, metrics.histogram(METRICS.ackWait)), keyRule: { kind: 'random' }, counters: intakeCounters(metrics),
+    ring: writer,
+    spool: undefined,
+    durability: 'memory',
+    acks: new StreamAcks(10_000, metrics.histogram(METRICS.ackWait)),
+    keyRule: { kind: 'random' },
+    counters: intakeCounters(metrics),
   });
   try {
     // A backlog of full batches at once (a spool read back after an outage looks like this): with

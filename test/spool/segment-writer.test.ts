@@ -36,18 +36,28 @@ class Harness {
 
   constructor(segmentBytes: number, commitMs: number) {
     const log = pino({ level: 'silent' });
-    const files: SpoolFiles = { unlink, open: async (file: string, flags: string) => {
-      const handle = await open(file, flags);
-      const datasync = handle.datasync.bind(handle);
-      handle.datasync = async () => {
-        this.datasyncs++;
-        return datasync();
-      };
-      return handle;
-    } };
+    const files: SpoolFiles = {
+      unlink,
+      open: async (file: string, flags: string) => {
+        const handle = await open(file, flags);
+        const datasync = handle.datasync.bind(handle);
+        handle.datasync = async () => {
+          this.datasyncs++;
+          return datasync();
+        };
+        return handle;
+      },
+    };
     this.segments = new SegmentList(this.dir, files, log);
     this.writer = new SegmentWriter({
-      dir: this.dir, segmentBytes, commitMs, files, log, counters: spoolCounters(this.metrics), segments: this.segments, firstId: 5,
+      dir: this.dir,
+      segmentBytes,
+      commitMs,
+      files,
+      log,
+      counters: spoolCounters(this.metrics),
+      segments: this.segments,
+      firstId: 5,
       afterCommit: () => this.commitsEnded++,
     });
   }
@@ -84,7 +94,10 @@ describe('spool segment writer', () => {
     assert.equal(h.metrics.total(METRICS.spoolCommits), 1);
     assert.equal(h.datasyncs, 1);
     assert.equal(h.commitsEnded, 1, 'the loader is told once per commit');
-    assert.deepEqual(h.spooledSeqs(), Array.from({ length: 50 }, (_, i) => i));
+    assert.deepEqual(
+      h.spooledSeqs(),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
     await h.writer.close();
   });
 
@@ -95,7 +108,10 @@ describe('spool segment writer', () => {
     await h.writer.flush();
     assert.equal(h.answers.length, 100);
     assert.equal(h.datasyncs, 1);
-    assert.deepEqual(h.spooledSeqs(), Array.from({ length: 100 }, (_, i) => i));
+    assert.deepEqual(
+      h.spooledSeqs(),
+      Array.from({ length: 100 }, (_, i) => i),
+    );
     await h.writer.close();
   });
 
@@ -108,8 +124,14 @@ describe('spool segment writer', () => {
     await h.writer.close();
     const names = spoolEntries(h.dir).files.map((file) => path.basename(file));
     assert.ok(names.length >= 3, `${names.length} segments`);
-    assert.deepEqual(names, names.map((_, i) => `segment-${String(5 + i).padStart(12, '0')}.log`));
-    assert.deepEqual(h.spooledSeqs(), Array.from({ length: 40 }, (_, i) => i));
+    assert.deepEqual(
+      names,
+      names.map((_, i) => `segment-${String(5 + i).padStart(12, '0')}.log`),
+    );
+    assert.deepEqual(
+      h.spooledSeqs(),
+      Array.from({ length: 40 }, (_, i) => i),
+    );
     assert.equal(h.answers.length, 40);
   });
 });

@@ -32,7 +32,7 @@ describe('spool segment', () => {
     segment.consumed(200);
     assert.deepEqual([segment.loaded, segment.inRing, segment.unloadedEvents], [300, 4, 1]);
     assert.equal(totals.unloadedBytes, 100);
-    assert.equal(segment.replayedEvents, 0, 'this run\'s events are not replays');
+    assert.equal(segment.replayedEvents, 0, "this run's events are not replays");
 
     segment.settled(3);
     assert.equal(segment.inRing, 1);
@@ -52,7 +52,7 @@ describe('spool segment', () => {
     assert.equal(totals.unloadedBytes, 0);
   });
 
-  it('an earlier run\'s segment starts closed and written, its intact entries waiting; loads count as replays', () => {
+  it("an earlier run's segment starts closed and written, its intact entries waiting; loads count as replays", () => {
     const totals = new SegmentTotals();
     const segment = Segment.leftByEarlierRun(7, tempFile(), 500, 4, totals);
     assert.deepEqual([segment.id, segment.size, segment.written, segment.loaded, segment.unloadedEvents], [7, 500, 500, 0, 4]);
@@ -111,10 +111,13 @@ describe('spool segment', () => {
 
   it('refuses to write over a file that exists already (a segment id is never reused)', async () => {
     const file = tempFile();
-    writeFileSync(file, 'an earlier run\'s bytes');
+    writeFileSync(file, "an earlier run's bytes");
     const segment = new Segment(1, file, false, new SegmentTotals());
-    await assert.rejects(segment.write(files, Buffer.from('new'), 3, async () => undefined), { code: 'EEXIST' });
-    assert.equal(readFileSync(file, 'utf8'), 'an earlier run\'s bytes');
+    await assert.rejects(
+      segment.write(files, Buffer.from('new'), 3, async () => undefined),
+      { code: 'EEXIST' },
+    );
+    assert.equal(readFileSync(file, 'utf8'), "an earlier run's bytes");
   });
 
   it('a failed write drops exactly its bytes: those already in the ring from loaded, the rest from the waiting ones', async () => {
@@ -137,7 +140,7 @@ describe('spool segment', () => {
     await segment.closeFiles();
   });
 
-  it('deletes no file it never wrote, and an earlier run\'s file always', async () => {
+  it("deletes no file it never wrote, and an earlier run's file always", async () => {
     const unlinked: string[] = [];
     const recording: SpoolFiles = { open, unlink: async (file) => void unlinked.push(file) };
     const neverWritten = new Segment(2, tempFile(), false, new SegmentTotals());

@@ -28,11 +28,22 @@ function openSpool(dir: string, ringBytes: number) {
   const ring = new RingWriter(createRingBuffer(ringBytes), { maxRecords: 10, maxBytes: ringBytes, lingerMs: 60_000 }, (b) => published.push(b));
   const logs: { msg: string; events?: number }[] = [];
   const spool = new Spool({
-    dir, maxBytes: 64 * 1024 * 1024, segmentBytes: 4096, commitMs: 2, ring, log: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
-    counters: spoolCounters(metrics), deadLetterFile: path.join(dir, '..', 'dead-letter.ndjson'),
+    dir,
+    maxBytes: 64 * 1024 * 1024,
+    segmentBytes: 4096,
+    commitMs: 2,
+    ring,
+    log: pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) }),
+    counters: spoolCounters(metrics),
+    deadLetterFile: path.join(dir, '..', 'dead-letter.ndjson'),
   });
   const intake = new Intake({
-    ring, spool, durability: 'disk', acks: new StreamAcks(10_000, metrics.histogram(METRICS.ackWait)), keyRule: { kind: 'random' }, counters: intakeCounters(metrics),
+    ring,
+    spool,
+    durability: 'disk',
+    acks: new StreamAcks(10_000, metrics.histogram(METRICS.ackWait)),
+    keyRule: { kind: 'random' },
+    counters: intakeCounters(metrics),
   });
   /** Settles the batches published so far; returns how many events they held. */
   const settlePublished = (): number => {
@@ -49,7 +60,7 @@ function openSpool(dir: string, ringBytes: number) {
 }
 
 describe('spool: events left unconfirmed', () => {
-  it('counts the events of an earlier run\'s segments that are not read yet, damaged entries left out', async () => {
+  it("counts the events of an earlier run's segments that are not read yet, damaged entries left out", async () => {
     const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'spool-unconfirmed-')), 'spool');
     const first = openSpool(dir, 64 * 1024);
     const answers: Answer[] = [];
@@ -72,17 +83,24 @@ describe('spool: events left unconfirmed', () => {
     // The next start, with a ring that holds about 20 of the 198 intact events at a time.
     const second = openSpool(dir, 4096);
     assert.equal(second.spool.unconfirmedEvents, 198, 'before anything is read');
-    assert.ok(second.logs.some((l) => l.events === 198 && /holds 198 events in \d+ segments/.test(l.msg)), 'the start-up line says how many events');
+    assert.ok(
+      second.logs.some((l) => l.events === 198 && /holds 198 events in \d+ segments/.test(l.msg)),
+      'the start-up line says how many events',
+    );
     second.spool.refill();
     await until('the ring has taken some', () => second.spool.eventsInRing > 0 && !second.ring.isEmpty, 10_000);
     assert.ok(second.spool.eventsInRing < 100, `only part is in the ring (${second.spool.eventsInRing})`);
     assert.equal(second.spool.unconfirmedEvents, 198, 'in the ring or not read yet, all are counted');
     let shipped = 0;
-    await until('every event has shipped', async () => {
-      shipped += second.settlePublished();
-      if (shipped < 198) assert.equal(second.spool.unconfirmedEvents, 198 - shipped, `after ${shipped} settled`);
-      return shipped === 198;
-    }, 10_000);
+    await until(
+      'every event has shipped',
+      async () => {
+        shipped += second.settlePublished();
+        if (shipped < 198) assert.equal(second.spool.unconfirmedEvents, 198 - shipped, `after ${shipped} settled`);
+        return shipped === 198;
+      },
+      10_000,
+    );
     assert.equal(second.spool.unconfirmedEvents, 0);
     assert.equal(second.metrics.total(METRICS.spoolReplayed), 198);
     await second.spool.close();

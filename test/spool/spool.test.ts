@@ -35,16 +35,33 @@ class Harness {
   readonly logs: { level: number; msg: string }[] = [];
   private readonly spans = new EventSpans();
 
-  constructor(readonly dir: string, durability: Durability, ringBytes: number, spoolMaxBytes = 64 * 1024 * 1024, files?: SpoolFiles) {
+  constructor(
+    readonly dir: string,
+    durability: Durability,
+    ringBytes: number,
+    spoolMaxBytes = 64 * 1024 * 1024,
+    files?: SpoolFiles,
+  ) {
     const buffer = createRingBuffer(ringBytes);
     this.ring = new RingWriter(buffer, { maxRecords: 10, maxBytes: ringBytes, lingerMs: 60_000 }, (b) => this.published.push(b));
     const m = this.metrics;
     this.spool = new Spool({
-      dir, maxBytes: spoolMaxBytes, segmentBytes: 4096, commitMs: 2, ring: this.ring, log: this.logger(),
-      counters: spoolCounters(m), deadLetterFile: path.join(dir, '..', 'dead-letter.ndjson'), files,
+      dir,
+      maxBytes: spoolMaxBytes,
+      segmentBytes: 4096,
+      commitMs: 2,
+      ring: this.ring,
+      log: this.logger(),
+      counters: spoolCounters(m),
+      deadLetterFile: path.join(dir, '..', 'dead-letter.ndjson'),
+      files,
     });
     this.intake = new Intake({
-      ring: this.ring, spool: this.spool, durability, acks: new StreamAcks(10_000, m.histogram(METRICS.ackWait)), keyRule: { kind: 'random' },
+      ring: this.ring,
+      spool: this.spool,
+      durability,
+      acks: new StreamAcks(10_000, m.histogram(METRICS.ackWait)),
+      keyRule: { kind: 'random' },
       counters: intakeCounters(m),
     });
   }
@@ -57,17 +74,21 @@ class Harness {
 
   /** Plays the shipper: reads and settles every published batch until `count` events have shipped. */
   async shipAll(count: number): Promise<void> {
-    await until(`${count} events have shipped (${this.shipped.length} so far)`, () => {
-      this.ring.closeBatch();
-      for (let batch = this.published.shift(); batch; batch = this.published.shift()) {
-        for (const record of readBatch(new RingViews(this.ring.views.buffer), batch.start, batch.end)) {
-          this.shipped.push(JSON.parse(Buffer.from(record.data).toString()).event.seq);
+    await until(
+      `${count} events have shipped (${this.shipped.length} so far)`,
+      () => {
+        this.ring.closeBatch();
+        for (let batch = this.published.shift(); batch; batch = this.published.shift()) {
+          for (const record of readBatch(new RingViews(this.ring.views.buffer), batch.start, batch.end)) {
+            this.shipped.push(JSON.parse(Buffer.from(record.data).toString()).event.seq);
+          }
+          this.ring.release(batch);
+          this.intake.settled(batch, []);
         }
-        this.ring.release(batch);
-        this.intake.settled(batch, []);
-      }
-      return this.shipped.length >= count;
-    }, 10_000);
+        return this.shipped.length >= count;
+      },
+      10_000,
+    );
   }
 
   answered(count: number): Promise<void> {
@@ -83,25 +104,31 @@ class Harness {
 function heldDatasync(): { files: SpoolFiles; release: () => void; readonly pending: number } {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const held = { files: { unlink, open: async (file: string, flags: string) => {
-    const handle = await open(file, flags);
-    if (flags !== 'wx') return handle;
-    const datasync = handle.datasync.bind(handle);
-    handle.datasync = async () => {
-      held.pending++;
-      await gate;
-      held.pending--;
-      return datasync();
-    };
-    return handle;
-  } }, release: () => release(), pending: 0 };
+  const held = {
+    files: {
+      unlink,
+      open: async (file: string, flags: string) => {
+        const handle = await open(file, flags);
+        if (flags !== 'wx') return handle;
+        const datasync = handle.datasync.bind(handle);
+        handle.datasync = async () => {
+          held.pending++;
+          await gate;
+          held.pending--;
+          return datasync();
+        };
+        return handle;
+      },
+    },
+    release: () => release(),
+    pending: 0,
+  };
   return held;
 }
 
 function tempDir(): string {
   return path.join(mkdtempSync(path.join(os.tmpdir(), 'spool-test-')), 'spool');
 }
-
 
 describe('spool', () => {
   for (const durability of ['disk', 'memory'] as const) {
@@ -131,7 +158,10 @@ describe('spool', () => {
     assert.ok(h.answers.every((a) => a.status === 202));
     assert.ok(h.metrics.total(METRICS.spoolSpilled) > 200, 'most events went to the spool: the ring holds about 20');
     await h.shipAll(300);
-    assert.deepEqual(h.shipped, Array.from({ length: 300 }, (_, i) => i));
+    assert.deepEqual(
+      h.shipped,
+      Array.from({ length: 300 }, (_, i) => i),
+    );
     assert.ok(h.spool.caughtUp);
     await h.spool.close();
     assert.deepEqual(readdirSync(h.dir), [], 'every segment is deleted once its events are settled');
@@ -154,11 +184,14 @@ describe('spool', () => {
     await h.answered(taken);
     assert.ok(h.answers.every((a) => a.status === 202));
     await h.shipAll(taken);
-    assert.deepEqual(h.shipped, Array.from({ length: taken }, (_, i) => i));
+    assert.deepEqual(
+      h.shipped,
+      Array.from({ length: taken }, (_, i) => i),
+    );
     await h.spool.close();
   });
 
-  it('an earlier run\'s segments are replayed, skipping only damaged entries', async () => {
+  it("an earlier run's segments are replayed, skipping only damaged entries", async () => {
     const dir = tempDir();
     const first = new Harness(dir, 'disk', 64 * 1024);
     for (let seq = 0; seq < 100; seq++) {
@@ -195,7 +228,11 @@ describe('spool', () => {
     assert.equal(h.answers[0].status, 503);
     assert.equal(h.answers[0].status === 503 && h.answers[0].error.code, 'spool_unavailable');
     assert.equal(h.spool.writable, false);
-    assert.throws(() => h.take(1), (err: Error & { code?: string }) => err.code === 'spool_unavailable', 'refused at once while failing');
+    assert.throws(
+      () => h.take(1),
+      (err: Error & { code?: string }) => err.code === 'spool_unavailable',
+      'refused at once while failing',
+    );
     mkdirSync(dir);
     await until('the pause before a commit is tried again has passed', () => h.spool.writable, 5000);
     h.take(2);
@@ -221,8 +258,14 @@ describe('spool', () => {
     second.spool.refill();
     await second.shipAll(2);
     assert.deepEqual(second.shipped, [0, 2]);
-    const deadLetters = readFileSync(path.join(dir, '..', 'dead-letter.ndjson'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
-    assert.deepEqual(deadLetters.map((envelope) => envelope.event.seq), [1]);
+    const deadLetters = readFileSync(path.join(dir, '..', 'dead-letter.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.deepEqual(
+      deadLetters.map((envelope) => envelope.event.seq),
+      [1],
+    );
     assert.equal(deadLetters[0].event.pad.length, 8000);
     assert.equal(second.metrics.total(METRICS.deadLettered), 1);
     await second.spool.close();
@@ -236,34 +279,54 @@ describe('spool', () => {
     await first.spool.close();
 
     let failures = 0;
-    const second = new Harness(dir, 'disk', 64 * 1024, undefined, { unlink, async open(file: string, flags: string): Promise<FileHandle> {
-      if (flags === 'r' && file.endsWith('.log') && failures++ === 0) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
-      return open(file, flags);
-    } });
+    const second = new Harness(dir, 'disk', 64 * 1024, undefined, {
+      unlink,
+      async open(file: string, flags: string): Promise<FileHandle> {
+        if (flags === 'r' && file.endsWith('.log') && failures++ === 0) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+        return open(file, flags);
+      },
+    });
     second.spool.refill();
     await second.shipAll(20);
-    assert.deepEqual(second.shipped, Array.from({ length: 20 }, (_, i) => i));
+    assert.deepEqual(
+      second.shipped,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
     assert.equal(failures, 2, 'the failed read was tried again');
-    assert.ok(second.logs.some((l) => /reading the spool failed/.test(l.msg)), 'the failure is logged');
+    assert.ok(
+      second.logs.some((l) => /reading the spool failed/.test(l.msg)),
+      'the failure is logged',
+    );
     await second.spool.close();
     assert.deepEqual(readdirSync(dir), []);
   });
 
   it('a segment that cannot be deleted is logged and replayed at the next start: a duplicate, never a loss', async () => {
     const dir = tempDir();
-    const first = new Harness(dir, 'disk', 64 * 1024, undefined, { open, unlink: async () => { throw Object.assign(new Error('EACCES: permission denied, unlink'), { code: 'EACCES' }); } });
+    const first = new Harness(dir, 'disk', 64 * 1024, undefined, {
+      open,
+      unlink: async () => {
+        throw Object.assign(new Error('EACCES: permission denied, unlink'), { code: 'EACCES' });
+      },
+    });
     for (let seq = 0; seq < 10; seq++) first.take(seq);
     await first.answered(10);
     await first.shipAll(10);
     await first.spool.close();
     assert.equal(first.spool.bytes, 0, 'the spool no longer counts the settled segment');
-    assert.ok(first.logs.some((l) => l.msg === 'cannot delete a finished spool segment'), 'the failed delete is logged');
+    assert.ok(
+      first.logs.some((l) => l.msg === 'cannot delete a finished spool segment'),
+      'the failed delete is logged',
+    );
     assert.equal(readdirSync(dir).length, 1, 'the file is still there');
 
     const second = new Harness(dir, 'disk', 64 * 1024);
     second.spool.refill();
     await second.shipAll(10);
-    assert.deepEqual(second.shipped, Array.from({ length: 10 }, (_, i) => i));
+    assert.deepEqual(
+      second.shipped,
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     assert.equal(second.metrics.total(METRICS.spoolReplayed), 10);
     await second.spool.close();
     assert.deepEqual(readdirSync(dir), []);
@@ -280,7 +343,10 @@ describe('spool', () => {
     await h.answered(10);
     await h.shipAll(10);
     await h.spool.close();
-    assert.deepEqual(h.shipped, Array.from({ length: 10 }, (_, i) => i));
+    assert.deepEqual(
+      h.shipped,
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     assert.equal(h.metrics.total(METRICS.spoolCorrupt), 0, 'nothing was read from them');
     assert.deepEqual(readdirSync(dir).sort(), [...foreign].sort(), 'they are neither deleted nor replaced');
     for (const name of foreign) assert.equal(readFileSync(path.join(dir, name), 'utf8'), 'not a segment');
@@ -310,7 +376,10 @@ describe('spool', () => {
     second.spool.refill();
     const lost = [...damaged, lastOfFirstSegment];
     await second.shipAll(100 - lost.length);
-    assert.deepEqual(second.shipped, Array.from({ length: 100 }, (_, i) => i).filter((seq) => !lost.includes(seq)));
+    assert.deepEqual(
+      second.shipped,
+      Array.from({ length: 100 }, (_, i) => i).filter((seq) => !lost.includes(seq)),
+    );
     assert.equal(second.metrics.total(METRICS.spoolCorrupt), lost.length, 'one count per damaged entry');
     assert.equal(second.metrics.total(METRICS.spoolReplayed), 100 - lost.length);
     await second.spool.close();

@@ -18,7 +18,7 @@ describe('ages of the events waiting in the spool', () => {
     current.appendedSpilled(50, 1);
     ages.spilled(current); // within the same second: the first mark now reaches the end of both
     const after = Date.now();
-    assert.equal(ages.oldest, 1_000, 'the earlier run\'s last write stands for its events');
+    assert.equal(ages.oldest, 1_000, "the earlier run's last write stands for its events");
 
     earlier.consumed(100);
     const oldest = ages.oldest!;

@@ -45,10 +45,15 @@ const root = path.resolve(__dirname, '..', '..', '..');
 let total = 0;
 let covered = 0;
 const rows: string[] = [];
-for (const { file, lines } of [...parseLcov(readFileSync(process.argv[2] ?? 'coverage-dist/lcov.info', 'utf8')).values()].sort((a, b) => a.file.localeCompare(b.file))) {
+for (const { file, lines } of [...parseLcov(readFileSync(process.argv[2] ?? 'coverage-dist/lcov.info', 'utf8')).values()].sort((a, b) =>
+  a.file.localeCompare(b.file),
+)) {
   const relative = path.relative(root, path.resolve(root, file));
   if (!/^(coverage-dist\/|dist\/)?src\//.test(relative)) continue;
-  const uncovered = [...lines].filter(([, hit]) => !hit).map(([n]) => n).sort((a, b) => a - b);
+  const uncovered = [...lines]
+    .filter(([, hit]) => !hit)
+    .map(([n]) => n)
+    .sort((a, b) => a - b);
   total += lines.size;
   covered += lines.size - uncovered.length;
   const percent = ((100 * (lines.size - uncovered.length)) / Math.max(1, lines.size)).toFixed(1).padStart(5);

@@ -44,7 +44,7 @@ interface PutRecordsAnswer {
 }
 
 function seeded(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000);
+  return () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
 }
 
 function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -113,7 +113,11 @@ export async function startFaultProxy(targetEndpoint: string, faults: Faults, se
       if (random() < faults.failRequests) {
         counts.requestsFailed++;
         const status = faults.failStatus ?? 500;
-        return answer(res, status, JSON.stringify({ __type: status === 503 ? 'ServiceUnavailable' : 'InternalFailure', message: 'injected by the fault proxy' }));
+        return answer(
+          res,
+          status,
+          JSON.stringify({ __type: status === 503 ? 'ServiceUnavailable' : 'InternalFailure', message: 'injected by the fault proxy' }),
+        );
       }
       const request = JSON.parse(body.toString()) as PutRecordsBody;
       const failing = request.Records.map(() => random() < faults.failEntries);
@@ -146,6 +150,10 @@ export async function startFaultProxy(targetEndpoint: string, faults: Faults, se
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     faults,
     counts,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -9,7 +9,11 @@ import { post, type Gateway } from './processes';
  * acknowledged seqs. Any answer but 202 fails, unless `allowRefusals`: a test that counts on its
  * events being taken cannot pass on a gateway that refuses them.
  */
-export async function sendEvents(gateway: Gateway, count: number, options: { perRequest?: number; concurrency?: number; event?: (seq: number) => object; allowRefusals?: boolean } = {}): Promise<number[]> {
+export async function sendEvents(
+  gateway: Gateway,
+  count: number,
+  options: { perRequest?: number; concurrency?: number; event?: (seq: number) => object; allowRefusals?: boolean } = {},
+): Promise<number[]> {
   const { perRequest = 20, concurrency = 8, event = (seq: number) => ({ seq }), allowRefusals = false } = options;
   const acknowledged: number[] = [];
   let next = 0;

@@ -84,8 +84,14 @@ export interface Gateway extends RunningProcess {
 /** Starts `serve` on free ports and resolves once it is ready. */
 export async function startGateway(args: string[] = [], env: NodeJS.ProcessEnv = {}, entry = CLI): Promise<Gateway> {
   // Dead letters go to a file of the test's own, never into the working directory.
-  const deadLetters = args.includes('--dead-letter-file') ? [] : ['--dead-letter-file', path.join(mkdtempSync(path.join(os.tmpdir(), 'gateway-')), 'dead-letter.ndjson')];
-  const running = runCli(['serve', '--port', '0', '--admin-port', '0', '--local-kinesis-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', ...deadLetters, ...args], env, entry);
+  const deadLetters = args.includes('--dead-letter-file')
+    ? []
+    : ['--dead-letter-file', path.join(mkdtempSync(path.join(os.tmpdir(), 'gateway-')), 'dead-letter.ndjson')];
+  const running = runCli(
+    ['serve', '--port', '0', '--admin-port', '0', '--local-kinesis-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', ...deadLetters, ...args],
+    env,
+    entry,
+  );
   const listening = await running.waitForLog((l) => typeof l.port === 'number');
   const ready = await running.waitForLog((l) => / ready$/.test(l.msg));
   const port = listening.port as number;
@@ -122,14 +128,20 @@ export interface Envelope {
 
 /** Reads a whole stream with `tap`, which exits after idleExitSeconds without new records. */
 export async function tapStream(endpoint: string, stream: string, idleExitSeconds = 2): Promise<Envelope[]> {
-  const child = spawn(process.execPath, [CLI, 'tap', '--endpoint', endpoint, '--stream', stream, '--idle-exit', String(idleExitSeconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'tap', '--endpoint', endpoint, '--stream', stream, '--idle-exit', String(idleExitSeconds)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const chunks: Buffer[] = [];
   const errors: Buffer[] = [];
   child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
   child.stderr.on('data', (chunk: Buffer) => errors.push(chunk));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`tap exited with ${code}: ${Buffer.concat(errors).toString()}`);
-  return Buffer.concat(chunks).toString().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return Buffer.concat(chunks)
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 export interface Answer {

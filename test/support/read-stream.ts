@@ -18,8 +18,15 @@ export async function readShards(endpoint: string, stream: string): Promise<RawS
     const { Shards = [] } = await client.send(new ListShardsCommand({ StreamName: stream }));
     const shards: RawShard[] = [];
     for (const shard of Shards) {
-      const raw: RawShard = { id: shard.ShardId!, start: BigInt(shard.HashKeyRange!.StartingHashKey!), end: BigInt(shard.HashKeyRange!.EndingHashKey!), records: [] };
-      let { ShardIterator: iterator } = await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+      const raw: RawShard = {
+        id: shard.ShardId!,
+        start: BigInt(shard.HashKeyRange!.StartingHashKey!),
+        end: BigInt(shard.HashKeyRange!.EndingHashKey!),
+        records: [],
+      };
+      let { ShardIterator: iterator } = await client.send(
+        new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      );
       while (iterator) {
         const page = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
         for (const r of page.Records ?? []) raw.records.push({ partitionKey: r.PartitionKey!, data: Buffer.from(r.Data!), sequenceNumber: r.SequenceNumber! });

@@ -20,7 +20,9 @@ function entryOffsets(file: string): number[] {
 
 /** The segment files of a spool directory in order, and every entry in them. */
 export function spoolEntries(dir: string): { files: string[]; entries: SpoolEntry[] } {
-  const files = readdirSync(dir).sort().map((name) => path.join(dir, name));
+  const files = readdirSync(dir)
+    .sort()
+    .map((name) => path.join(dir, name));
   return { files, entries: files.flatMap((file) => entryOffsets(file).map((at) => ({ file, at }))) };
 }
 

@@ -27,7 +27,12 @@ after(async () => {
 async function put(stream: string, seqs: number[]): Promise<void> {
   const client = createKinesisClient({ endpoint: kinesis.endpoint });
   try {
-    await client.send(new PutRecordsCommand({ StreamName: stream, Records: seqs.map((seq) => ({ Data: Buffer.from(JSON.stringify({ event: { seq } })), PartitionKey: `k${seq}` })) }));
+    await client.send(
+      new PutRecordsCommand({
+        StreamName: stream,
+        Records: seqs.map((seq) => ({ Data: Buffer.from(JSON.stringify({ event: { seq } })), PartitionKey: `k${seq}` })),
+      }),
+    );
   } finally {
     client.destroy();
   }

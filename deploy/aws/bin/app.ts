@@ -20,7 +20,8 @@ function choice<T extends string>(key: string, allowed: readonly T[], fallback: 
 }
 
 const shardCount = Number(app.node.tryGetContext('shardCount') ?? 4);
-if (!Number.isInteger(shardCount) || shardCount < 1) throw new Error(`context shardCount must be a positive integer; got ${app.node.tryGetContext('shardCount')}`);
+if (!Number.isInteger(shardCount) || shardCount < 1)
+  throw new Error(`context shardCount must be a positive integer; got ${app.node.tryGetContext('shardCount')}`);
 const stream: StreamOptions = {
   mode: choice('streamMode', ['on-demand', 'provisioned'], 'on-demand'),
   shardCount,

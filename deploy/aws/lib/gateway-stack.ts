@@ -173,9 +173,13 @@ export class GatewayStack extends Stack {
   }
 
   private stream(options: StreamOptions): kinesis.Stream {
-    const encryption = options.encryption === 'kms'
-      ? { encryption: kinesis.StreamEncryption.KMS, encryptionKey: new kms.Key(this, 'StreamKey', { enableKeyRotation: true, description: 'kinesis-gateway stream' }) }
-      : { encryption: kinesis.StreamEncryption.MANAGED };
+    const encryption =
+      options.encryption === 'kms'
+        ? {
+            encryption: kinesis.StreamEncryption.KMS,
+            encryptionKey: new kms.Key(this, 'StreamKey', { enableKeyRotation: true, description: 'kinesis-gateway stream' }),
+          }
+        : { encryption: kinesis.StreamEncryption.MANAGED };
     // A provisioned stream's shards are a deploy-time parameter, so that resharding (docs/deploying.md,
     // "Sizing") is a stack update with a new value, not a new synth.
     const shardCount = () =>

@@ -15,8 +15,9 @@ interface DocsTable {
   rows: Map<string, Record<string, string>>;
 }
 const DEPLOY = path.dirname(SETTINGS_FILE);
-const { readTable, cellValue }: { readTable(markdown: string, heading: string): DocsTable; cellValue(cell: string): number | string | undefined } =
-  require(path.join(DEPLOY, 'docs-table.js'));
+const { readTable, cellValue }: { readTable(markdown: string, heading: string): DocsTable; cellValue(cell: string): number | string | undefined } = require(
+  path.join(DEPLOY, 'docs-table.js'),
+);
 const docs = readFileSync(path.join(DEPLOY, '..', 'docs', 'deploying.md'), 'utf8');
 const ECS = 'ECS (deploy/aws)';
 

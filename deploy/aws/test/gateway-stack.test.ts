@@ -34,7 +34,10 @@ describe('the load balancer', () => {
     const [, alb] = only(synth().findResources('AWS::ElasticLoadBalancingV2::LoadBalancer'));
     const idle = Number(attribute(alb.Properties.LoadBalancerAttributes, 'idle_timeout.timeout_seconds'));
     assert.equal(idle, timing.albIdleTimeoutSeconds);
-    assert.ok(idle <= timing.uwsIdleCloseSeconds.official.min - timing.idleMarginSeconds, `${idle} s is not ${timing.idleMarginSeconds} s below the official build's ${timing.uwsIdleCloseSeconds.official.min} s`);
+    assert.ok(
+      idle <= timing.uwsIdleCloseSeconds.official.min - timing.idleMarginSeconds,
+      `${idle} s is not ${timing.idleMarginSeconds} s below the official build's ${timing.uwsIdleCloseSeconds.official.min} s`,
+    );
   });
 
   it('checks /readyz on the admin port, often enough to notice a draining gateway within the drain delay', () => {
@@ -79,7 +82,13 @@ describe('the load balancer', () => {
   it('may reach the tasks on the events port and the admin port only', () => {
     const ingress = Object.values(synth().findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
     const ports = ingress.filter((p) => p.SourceSecurityGroupId).map((p) => [p.FromPort, p.ToPort]);
-    assert.deepEqual(ports.sort(), [[gateway.publicPort, gateway.publicPort], [gateway.adminPort, gateway.adminPort]].sort());
+    assert.deepEqual(
+      ports.sort(),
+      [
+        [gateway.publicPort, gateway.publicPort],
+        [gateway.adminPort, gateway.adminPort],
+      ].sort(),
+    );
   });
 });
 
@@ -127,7 +136,10 @@ describe('the task', () => {
 
   it('exposes both ports and labels the admin port for Prometheus discovery', () => {
     const { container: c } = container();
-    assert.deepEqual(c.PortMappings.map((p: { ContainerPort: number }) => p.ContainerPort), [gateway.publicPort, gateway.adminPort]);
+    assert.deepEqual(
+      c.PortMappings.map((p: { ContainerPort: number }) => p.ContainerPort),
+      [gateway.publicPort, gateway.adminPort],
+    );
     assert.equal(c.DockerLabels.ECS_PROMETHEUS_EXPORTER_PORT, String(gateway.adminPort));
     assert.equal(c.DockerLabels.ECS_PROMETHEUS_METRICS_PATH, '/metrics');
   });

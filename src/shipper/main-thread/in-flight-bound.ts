@@ -73,7 +73,10 @@ export class RecentPutLatency {
   private windowStart: number;
   private latency = 0;
 
-  constructor(private readonly snapshot: () => PutRecordsSnapshot, private readonly now: () => number = () => performance.now()) {
+  constructor(
+    private readonly snapshot: () => PutRecordsSnapshot,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.window = snapshot();
     this.windowStart = now();
   }

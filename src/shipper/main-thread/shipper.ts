@@ -207,14 +207,25 @@ export class Shipper {
     const { task } = pending;
     const file = this.options.workerData.deadLetterFile;
     try {
-      appendDeadLetters(file, readBatch(this.ring, task.start, task.end).map((record) => record.data));
+      appendDeadLetters(
+        file,
+        readBatch(this.ring, task.start, task.end).map((record) => record.data),
+      );
     } catch (readErr) {
       // The task's ring bytes are unreadable: nothing can be kept, but the slot and the space must come back.
-      this.options.log.error({ err: (readErr as Error).message, task }, `cannot write a failed task's ${task.count} events to the dead-letter file: they are lost`);
+      this.options.log.error(
+        { err: (readErr as Error).message, task },
+        `cannot write a failed task's ${task.count} events to the dead-letter file: they are lost`,
+      );
     }
     this.givenUp.inc(task.count);
-    this.options.log.error({ err: err.message, task, failures: pending.failures, file },
-      `a shipper task of ${task.count} events failed ${pending.failures} times in a row (${err.message}): its events are written to the dead-letter file`);
-    this.finish(pending, Array.from({ length: task.count }, (_, i) => i));
+    this.options.log.error(
+      { err: err.message, task, failures: pending.failures, file },
+      `a shipper task of ${task.count} events failed ${pending.failures} times in a row (${err.message}): its events are written to the dead-letter file`,
+    );
+    this.finish(
+      pending,
+      Array.from({ length: task.count }, (_, i) => i),
+    );
   }
 }

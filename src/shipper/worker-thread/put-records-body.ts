@@ -38,7 +38,10 @@ export function encodePutRecordsBody(stream: string, records: readonly BodyRecor
   let size = OPEN.length + STREAM_NAME.length + Buffer.byteLength(streamJson) + CLOSE.length + Math.max(0, records.length - 1);
   for (let i = 0; i < records.length; i++) {
     size += DATA.length + base64Length(records[i].data.length) + Buffer.byteLength(keys[i]) + CLOSE.length;
-    size += hashKeys[i] === undefined ? PARTITION_KEY_AFTER_DATA.length : EXPLICIT_HASH_KEY.length + Buffer.byteLength(hashKeys[i]!) + PARTITION_KEY_AFTER_HASH_KEY.length;
+    size +=
+      hashKeys[i] === undefined
+        ? PARTITION_KEY_AFTER_DATA.length
+        : EXPLICIT_HASH_KEY.length + Buffer.byteLength(hashKeys[i]!) + PARTITION_KEY_AFTER_HASH_KEY.length;
   }
   const body = Buffer.allocUnsafe(size);
   let at = body.write(OPEN, 0, 'latin1');

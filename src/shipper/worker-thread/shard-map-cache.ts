@@ -52,9 +52,12 @@ export class ShardMapCache implements ShardMapSource {
       this.events.refreshed(true, fresh.size);
     } catch (err) {
       this.events.refreshed(false, this.map?.size ?? 0);
-      this.log.warn({ error: (err as Error).name, detail: (err as Error).message }, this.map
-        ? 'cannot refresh the shard map (ListShards failed); aggregating on the previous one'
-        : 'cannot read the shard map (ListShards failed); sending records unaggregated until it can be read');
+      this.log.warn(
+        { error: (err as Error).name, detail: (err as Error).message },
+        this.map
+          ? 'cannot refresh the shard map (ListShards failed); aggregating on the previous one'
+          : 'cannot read the shard map (ListShards failed); sending records unaggregated until it can be read',
+      );
     }
   }
 }

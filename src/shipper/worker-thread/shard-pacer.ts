@@ -20,7 +20,11 @@ class Bucket {
   lastRefill: number;
   lastThrottle = Number.NEGATIVE_INFINITY;
 
-  constructor(readonly recordsPerSecond: number, readonly bytesPerSecond: number, now: number) {
+  constructor(
+    readonly recordsPerSecond: number,
+    readonly bytesPerSecond: number,
+    now: number,
+  ) {
     this.records = recordsPerSecond;
     this.bytes = bytesPerSecond;
     this.lastRefill = now;
@@ -42,7 +46,10 @@ export class ShardPacer {
   private readonly bytesPerSecond: number;
 
   /** `share` is this pacer's part of each shard's limit (the rate-limit percent over the number of workers). */
-  constructor(share: number, private readonly now: () => number = () => performance.now()) {
+  constructor(
+    share: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.recordsPerSecond = SHARD_RECORDS_PER_SECOND * share;
     this.bytesPerSecond = SHARD_BYTES_PER_SECOND * share;
   }

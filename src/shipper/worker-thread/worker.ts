@@ -100,7 +100,10 @@ function deadLetter(events: readonly PendingEvent[], givenUp: readonly GivenUp[]
     (reason === 'expired' ? m.expired : m.refused).inc(lost.length);
     deadLetterWarning.warn({ reason, file: data.deadLetterFile }, 'events given up and written to the dead-letter file', lost.length);
   }
-  appendDeadLetters(data.deadLetterFile, givenUp.flatMap((g) => g.events.map((e) => e.data)));
+  appendDeadLetters(
+    data.deadLetterFile,
+    givenUp.flatMap((g) => g.events.map((e) => e.data)),
+  );
   return positions.sort((a, b) => a - b);
 }
 
