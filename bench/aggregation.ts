@@ -17,7 +17,6 @@ interface Aggregator {
   totalBytes: number;
   length(): number;
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { RecordAggregator } = require('aws-kinesis-agg/lib/kpl-agg') as { RecordAggregator: new () => Aggregator };
 
 export interface AggregationRun {

@@ -29,5 +29,5 @@ app.post('/v1/events', (res) => {
 });
 app.listen('127.0.0.1', 0, (token) => {
   if (!token) process.exit(1);
-  process.stdout.write(JSON.stringify({ msg: 'listening', port: uws.us_socket_local_port(token), uws: UWS_BUILD }) + '\n');
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', port: uws.us_socket_local_port(token), uws: UWS_BUILD })}\n`);
 });

@@ -61,5 +61,5 @@ app.get('/pending', (_req, reply) => {
 });
 app.listen({ host: '127.0.0.1', port: 0 }).then(() => {
   const address = app.server.address();
-  process.stdout.write(JSON.stringify({ msg: 'listening', port: typeof address === 'object' && address ? address.port : 0 }) + '\n');
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', port: typeof address === 'object' && address ? address.port : 0 })}\n`);
 });

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     durationS: result.duration,
     cpuS: (cpu.user + cpu.system) / 1e6,
   };
-  process.stdout.write(JSON.stringify(out) + '\n');
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 main().catch((err) => {

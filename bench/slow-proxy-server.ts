@@ -8,5 +8,5 @@ const SLOW_KINESIS_MS = 2000;
 
 startFaultProxy(process.argv[2], { failEntries: 0, entryErrorCodes: [], failRequests: 0 }).then((proxy) => {
   process.on('SIGUSR2', () => (proxy.faults.latencyMs = SLOW_KINESIS_MS));
-  process.stdout.write(JSON.stringify({ port: Number(new URL(proxy.endpoint).port) }) + '\n');
+  process.stdout.write(`${JSON.stringify({ port: Number(new URL(proxy.endpoint).port) })}\n`);
 });

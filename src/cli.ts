@@ -7,11 +7,11 @@ if (Number(process.versions.node.split('.')[0]) < 22) process.env.AWS_SDK_JS_NOD
 
 import { helpText, LOCAL_KINESIS_SCHEMA, parseOptions, REPLAY_SCHEMA, SERVE_SCHEMA, TAP_SCHEMA } from './config';
 import { ConfigError, GatewayError } from './errors';
-import { serve } from './gateway';
+import { type RunningGateway, serve } from './gateway';
 import { createKinesisClient } from './kinesis-client';
 import { listenKinesalite } from './kinesis-local/kinesalite-server';
 import { createLogger } from './log';
-import { replay } from './replay/replay';
+import { type ReplaySummary, replay } from './replay/replay';
 import { waitForActiveStream } from './stream-status';
 import { tap } from './tap/tap';
 
@@ -34,7 +34,7 @@ function fail(message: string, code = 2): never {
 async function runServe(args: string[]): Promise<void> {
   const config = parseOptions(SERVE_SCHEMA, args, process.env);
   const log = createLogger(config.logLevel);
-  let gateway;
+  let gateway: RunningGateway;
   try {
     gateway = await serve(config, log);
   } catch (err) {
@@ -95,7 +95,7 @@ async function runReplay(args: string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  let summary;
+  let summary: ReplaySummary;
   try {
     summary = await replay({
       file,

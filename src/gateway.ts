@@ -30,7 +30,6 @@ import { rejectsFileOf } from './rejects/rejects-file';
 import { Spool, spoolCounters } from './spool/spool';
 import { waitForActiveStream } from './stream-status';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const VERSION: string = require('../../package.json').version;
 
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);

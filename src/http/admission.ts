@@ -86,7 +86,10 @@ export class Admission {
     const rate = this.options.rateLimitPerIp;
     if (rate === 0) return undefined;
     let bucket = this.buckets.get(ip);
-    if (!bucket) this.buckets.set(ip, (bucket = { tokens: rate, last: nowMs }));
+    if (!bucket) {
+      bucket = { tokens: rate, last: nowMs };
+      this.buckets.set(ip, bucket);
+    }
     bucket.tokens = Math.min(rate, bucket.tokens + ((nowMs - bucket.last) / 1000) * rate);
     bucket.last = nowMs;
     if (bucket.tokens < 1) return new RequestError('rate_limited', `more than ${rate} requests per second from ${ip}`);

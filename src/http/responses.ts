@@ -1,7 +1,7 @@
 // Writing answers: status first, then headers, then the body, as uWS requires. The constant parts
 // are handed to uWS as bytes: a string would be converted to UTF-8 on every call.
 
-import { RequestError, STATUS_TEXT } from '../errors';
+import { type RequestError, STATUS_TEXT } from '../errors';
 import type { HttpResponse } from './uws';
 
 export const RETRY_AFTER_SECONDS = '1';

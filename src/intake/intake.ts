@@ -101,7 +101,8 @@ export class Intake {
       this.options.backlog?.written(firstSeq, accepted, meta.receivedAt);
       this.counted(accepted);
       counters.acknowledged.memory.inc(accepted);
-      return answer({ status: 202, accepted });
+      answer({ status: 202, accepted });
+      return;
     }
     if (!spool.writable) throw new RequestError('spool_unavailable', `the spool cannot be written (${spool.failureReason}); nothing was accepted`);
     if (!spool.hasRoom(events)) throw new RequestError('buffer_full', 'the gateway buffer and its spool are full');

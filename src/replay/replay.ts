@@ -167,7 +167,7 @@ async function writeProgress(file: string, progress: Progress): Promise<void> {
   const temporary = `${file}.tmp`;
   const handle = await open(temporary, 'w');
   try {
-    await handle.writeFile(JSON.stringify(progress) + '\n');
+    await handle.writeFile(`${JSON.stringify(progress)}\n`);
     await handle.datasync();
   } finally {
     await handle.close();

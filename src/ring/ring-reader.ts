@@ -1,6 +1,6 @@
 // Worker side of the ring: reads the whole records of one published batch.
 
-import { KEY_LENGTH_OFFSET, PUBLISHED_SLOT, RECORD_HEADER_BYTES, RECORD_LENGTH_OFFSET, RingViews } from './ring-layout';
+import { KEY_LENGTH_OFFSET, PUBLISHED_SLOT, RECORD_HEADER_BYTES, RECORD_LENGTH_OFFSET, type RingViews } from './ring-layout';
 
 export interface RingRecord {
   readonly partitionKey: string;

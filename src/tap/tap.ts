@@ -1,7 +1,14 @@
 // Reads every shard of a stream and writes one event envelope per line (NDJSON), de-aggregating
 // KPL aggregated records.
 
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient, type ShardIteratorType } from '@aws-sdk/client-kinesis';
+import {
+  GetRecordsCommand,
+  type GetRecordsCommandOutput,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  type KinesisClient,
+  type ShardIteratorType,
+} from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TapConfig } from '../config';
 import { createKinesisClient } from '../kinesis-client';
@@ -60,7 +67,7 @@ export async function tap(config: TapConfig, out: NodeJS.WritableStream, signal?
       let got = 0;
       for (const [shardId, cursor] of cursors) {
         if (cursor.closed || !cursor.iterator) continue;
-        let answer;
+        let answer: GetRecordsCommandOutput;
         try {
           answer = await client.send(new GetRecordsCommand({ ShardIterator: cursor.iterator, Limit: 10_000 }));
         } catch (err) {
@@ -71,7 +78,7 @@ export async function tap(config: TapConfig, out: NodeJS.WritableStream, signal?
         const records = answer.Records ?? [];
         if (records.length > 0) {
           // Whatever the gateway wrote: raw envelopes or KPL aggregates of them.
-          const lines = records.flatMap((r) => deaggregate(r.Data!, r.PartitionKey!).map((u) => Buffer.from(u.data).toString('utf8') + '\n'));
+          const lines = records.flatMap((r) => deaggregate(r.Data!, r.PartitionKey!).map((u) => `${Buffer.from(u.data).toString('utf8')}\n`));
           await write(out, lines.join(''));
           cursor.lastSequence = records[records.length - 1].SequenceNumber;
           got += records.length;

@@ -59,7 +59,7 @@ export function imageCmd(): string[] {
 }
 
 // Kubernetes manifests: any object with these fields; the schema tests check the shapes.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: manifests are free-form YAML; the schema tests check their shapes
 export type Manifest = Record<string, any>;
 
 export const KUBERNETES_DIR = 'deploy/kubernetes';

@@ -198,6 +198,7 @@ describe('the Dockerfile', () => {
 
   it('builds on node:24-trixie and runs on node:24-trixie-slim, with deploy/image/install.sh in both', () => {
     const froms = stages.slice(1).map((stage) => instruction(stage, 'FROM'));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the Dockerfile's own ${NODE_MAJOR} build argument, as written
     assert.deepEqual(froms, ['node:${NODE_MAJOR}-trixie AS build', 'node:${NODE_MAJOR}-trixie-slim']);
     assert.equal(instruction(stages[0], 'ARG'), 'NODE_MAJOR=24');
     assert.match(instruction(stages[1], 'RUN')!, /^bash deploy\/image\/install\.sh app \/src \/opt\/kinesis-gateway$/);

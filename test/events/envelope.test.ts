@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RequestError } from '../../src/errors';
+import type { RequestError } from '../../src/errors';
 import { EVENT_ID_LENGTH, writeEventId } from '../../src/events/event-id';
 import { EnvelopeWriter, envelopeMiddleBound, receivedAtOf, writeEnvelopeMiddle, type RequestMeta } from '../../src/events/envelope';
 import { EventSpans, scanEvents } from '../../src/events/json-scan';
@@ -101,7 +101,7 @@ describe('envelopes', () => {
       'emoji 🎉 pair',
       'lone \ud800 high',
       'lone \udc00 low',
-      'x'.repeat(9000) + '"',
+      `${'x'.repeat(9000)}"`,
     ];
     const metas: RequestMeta[] = userAgents.map((userAgent, i) => ({
       receivedAt: [0, 7, 1_700_000_000_123, Number.MAX_SAFE_INTEGER][i % 4],

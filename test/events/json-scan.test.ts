@@ -71,8 +71,8 @@ describe('scanEvents: refusals', () => {
     ['an encoded surrogate', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d]), 'json', 'invalid_utf8', /UTF-8/],
     ['a truncated sequence at the end', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xe2, 0x82]), 'json', 'invalid_utf8', /UTF-8/],
     ['a code point above U+10FFFF', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xf4, 0x90, 0x80, 0x80, 0x22, 0x7d]), 'json', 'invalid_utf8', /UTF-8/],
-    ['nesting deeper than the limit', '{"a":'.repeat(33) + '1' + '}'.repeat(33), 'json', 'too_deep', /deeper than 32/],
-    ['200,000 levels of nesting', '{"a":' + '['.repeat(200_000) + ']'.repeat(200_000) + '}', 'json', 'too_deep', /deeper than 32/],
+    ['nesting deeper than the limit', `${'{"a":'.repeat(33)}1${'}'.repeat(33)}`, 'json', 'too_deep', /deeper than 32/],
+    ['200,000 levels of nesting', `{"a":${'['.repeat(200_000)}${']'.repeat(200_000)}}`, 'json', 'too_deep', /deeper than 32/],
   ];
   for (const [name, body, format, code, message] of cases) {
     it(`refuses ${name} with ${code}`, () => {
@@ -83,7 +83,7 @@ describe('scanEvents: refusals', () => {
   }
 
   it('accepts exactly the depth limit', () => {
-    const body = '{"a":'.repeat(31) + '{}' + '}'.repeat(31);
+    const body = `${'{"a":'.repeat(31)}{}${'}'.repeat(31)}`;
     assert.equal(events(body, 'json').length, 1);
   });
 });
@@ -177,7 +177,10 @@ describe('scanEvents agrees with TextDecoder(fatal) + JSON.parse', () => {
 
   it('on 30,000 random mutations of valid events', () => {
     let seed = 42;
-    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
     let accepted = 0;
     for (let i = 0; i < 30_000; i++) {
       const bytes = Buffer.from(seeds[i % seeds.length]);

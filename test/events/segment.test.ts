@@ -106,8 +106,8 @@ describe('Segment calls', () => {
       'segment_too_large',
       new RegExp(`${SEGMENT_MAX_BATCH_BYTES}`),
     ],
-    ['a call nested deeper than the limit', '{"a":' + '['.repeat(8) + ']'.repeat(8) + '}', 'track', 'too_deep', /deeper/],
-    ['a call in a batch nested deeper than the limit', '{"batch":[{"type":"track","a":' + '['.repeat(8) + ']'.repeat(8) + '}]}', 'batch', 'too_deep', /deeper/],
+    ['a call nested deeper than the limit', `{"a":${'['.repeat(8)}${']'.repeat(8)}}`, 'track', 'too_deep', /deeper/],
+    ['a call in a batch nested deeper than the limit', `{"batch":[{"type":"track","a":${'['.repeat(8)}${']'.repeat(8)}}]}`, 'batch', 'too_deep', /deeper/],
   ];
   for (const [name, body, type, code, message] of bad) {
     it(`refuses ${name} with ${code}`, () => {
@@ -119,7 +119,7 @@ describe('Segment calls', () => {
   }
 
   it("allows a batch's calls the same depth as a single call", () => {
-    const nested = '{"a":' + '['.repeat(6) + ']'.repeat(6) + '}';
+    const nested = `{"a":${'['.repeat(6)}${']'.repeat(6)}}`;
     assert.equal(read(nested, 'track').length, 1);
     assert.equal(read(`{"batch":[${nested.replace('{', '{"type":"track",')}]}`).length, 1);
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import { RequestError } from '../../src/errors';
+import type { RequestError } from '../../src/errors';
 import { addressText } from '../../src/http/client-address';
 import { forwardedClient } from '../../src/http/client-ip';
 import { bodyEncoding, inflateBody } from '../../src/http/inflate';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sendEvents, waitUntilShipped } from '../support/load';
 import { until } from '../support/wait';
-import { post, startGateway, startLocalKinesis, tapStream, type Gateway } from '../support/processes';
+import { type Answer, post, startGateway, startLocalKinesis, tapStream, type Gateway } from '../support/processes';
 
 async function ringUsedBytes(gateway: Gateway): Promise<number> {
   const text = await (await fetch(gateway.adminUrl('/metrics'))).text();
@@ -44,7 +44,7 @@ describe('a stalled Kinesis', () => {
     try {
       kinesis.child.kill('SIGSTOP');
       const acknowledged: number[] = [];
-      let refusal;
+      let refusal: Answer | undefined;
       for (let seq = 0; seq < 500 && !refusal; seq++) {
         const answer = await post(gateway.url('/v1/events'), JSON.stringify({ seq, pad: 'p'.repeat(1000) }));
         if (answer.status === 202) acknowledged.push(seq);
@@ -102,7 +102,7 @@ describe('SIGTERM under load', () => {
       const sender = async () => {
         while (!stop) {
           const seq = next++;
-          let answer;
+          let answer: Answer;
           try {
             answer = await post(gateway.url('/v1/events'), JSON.stringify({ seq }));
           } catch (err) {

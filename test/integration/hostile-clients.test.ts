@@ -45,7 +45,7 @@ describe('hostile clients', () => {
       await Promise.all(idle.map((s) => new Promise((resolve, reject) => s.once('connect', resolve).once('error', reject))));
       assert.equal((await post(gateway.url('/v1/events'), '{"marker":"among-idle"}')).status, 202);
     } finally {
-      idle.forEach((s) => s.destroy());
+      for (const s of idle) s.destroy();
     }
     assert.equal((await fetch(gateway.url('/healthz'))).status, 200, 'still alive once they are gone');
     await waitUntilShipped(gateway);

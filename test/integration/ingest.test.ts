@@ -41,7 +41,7 @@ describe('bad input gets a clear answer', () => {
       /^event 1: /,
     ],
     ['invalid UTF-8', () => post(gateway.url('/v1/events'), Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]), json), 400, 'invalid_utf8'],
-    ['nesting past --max-event-depth', () => post(gateway.url('/v1/events'), '{"a":'.repeat(9) + '1' + '}'.repeat(9), json), 400, 'too_deep'],
+    ['nesting past --max-event-depth', () => post(gateway.url('/v1/events'), `${'{"a":'.repeat(9)}1${'}'.repeat(9)}`, json), 400, 'too_deep'],
     ['an empty body', () => post(gateway.url('/v1/events'), '', json), 400, 'empty_body'],
     ['an empty array', () => post(gateway.url('/v1/events'), '[]', json), 400, 'empty_body'],
     [
@@ -92,7 +92,7 @@ describe('bad input gets a clear answer', () => {
 
   it('refuses a chunked body as it grows past the limit', async () => {
     const chunk = 'x'.repeat(16 * 1024);
-    const chunks = Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('') + '0\r\n\r\n';
+    const chunks = `${Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('')}0\r\n\r\n`;
     const answer = await rawRequest(
       gateway.port,
       'POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
@@ -165,7 +165,7 @@ describe('10,000 events in every request shape', () => {
     };
     add(1000, () => [JSON.stringify(event()), 'application/json']);
     add(200, () => [JSON.stringify(Array.from({ length: 10 }, event)), 'application/json; charset=utf-8']);
-    add(60, () => [Array.from({ length: 50 }, () => JSON.stringify(event())).join('\n') + '\n', 'application/x-ndjson']);
+    add(60, () => [`${Array.from({ length: 50 }, () => JSON.stringify(event())).join('\n')}\n`, 'application/x-ndjson']);
     add(1000, () => [JSON.stringify(event()), 'text/plain;charset=UTF-8']);
     add(100, () => [JSON.stringify(Array.from({ length: 20 }, event)), 'text/plain']);
     add(20, () => [Array.from({ length: 50 }, () => JSON.stringify(event())).join('\r\n'), 'text/plain']);
@@ -181,7 +181,8 @@ describe('10,000 events in every request shape', () => {
     assert.equal(accepted, 10_000);
     assert.equal(gateway.logs.length, logLinesBefore, 'no log line per request at info level');
     const config = gateway.logs.find((l) => l.msg === 'effective configuration');
-    assert.equal((config?.config as { maxBodyBytes: number }).maxBodyBytes, MAX_BODY, 'the effective configuration is logged at start');
+    assert.ok(config, 'the effective configuration is logged at start');
+    assert.equal((config.config as { maxBodyBytes: number }).maxBodyBytes, MAX_BODY, 'the effective configuration is logged at start');
 
     // The other ways in, under another user agent: compressed bodies, a pixel, a proxied client.
     const extra = { 'user-agent': 'extras-test' };

@@ -29,9 +29,9 @@ function userEvents(shards: RawShard[]): UserEvent[] {
   const out: UserEvent[] = [];
   for (const shard of shards) {
     for (const record of shard.records) {
-      referenceDeaggregate(record.data, record.partitionKey).forEach((user, subIndex) =>
-        out.push({ envelope: JSON.parse(user.data.toString()), partitionKey: user.partitionKey, shard, sequenceNumber: record.sequenceNumber, subIndex }),
-      );
+      for (const [subIndex, user] of referenceDeaggregate(record.data, record.partitionKey).entries()) {
+        out.push({ envelope: JSON.parse(user.data.toString()), partitionKey: user.partitionKey, shard, sequenceNumber: record.sequenceNumber, subIndex });
+      }
     }
   }
   return out;
@@ -80,7 +80,7 @@ describe('the producer on a local Kinesis', () => {
       const records = shards.reduce((n, s) => n + s.records.length, 0);
       assert.ok(
         records * 10 < 5000,
-        `${records} Kinesis records carried 5000 events; ${shards.map((s) => s.id + ':' + s.records.length).join(' ')}\n${metrics
+        `${records} Kinesis records carried 5000 events; ${shards.map((s) => `${s.id}:${s.records.length}`).join(' ')}\n${metrics
           .split('\n')
           .filter((l) => /^gateway_(events|records|aggregated|batches|shard)/.test(l))
           .join('\n')}`,

@@ -7,7 +7,7 @@ import { startFaultProxy } from '../support/fault-proxy';
 import { post, startGateway, startLocalKinesis, tapStream } from '../support/processes';
 
 function metric(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   assert.ok(line, `${series} is exported`);
   return Number(line.split(' ')[1]);
 }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { metricsText, metricValue, waitUntilShipped } from '../support/load';
-import { post, startGateway, startLocalKinesis, tapStream } from '../support/processes';
+import { type Answer, post, startGateway, startLocalKinesis, tapStream } from '../support/processes';
 import { until } from '../support/wait';
 
 describe('a full disk', () => {
@@ -23,7 +23,7 @@ describe('a full disk', () => {
       const filler = path.join(mount, 'filler');
       writeFileSync(filler, Buffer.alloc(900 * 1024));
       const acknowledged: number[] = [];
-      let refusal;
+      let refusal: Answer | undefined;
       const event = (seq: number) => JSON.stringify({ seq, pad: 'p'.repeat(1000) });
       for (let seq = 0; seq < 2000 && !refusal; seq += 10) {
         const seqs = Array.from({ length: 10 }, (_, i) => seq + i);

@@ -92,7 +92,8 @@ describe('the rejects file', () => {
     writeFileSync(file, ''); // an earlier run's file is appended to
     let now = Date.now();
     for (let i = 0; i < 400; i++) {
-      rejects.keep(malformed(Buffer.alloc(REJECT_BODY_BYTES, 0x30 + (i % 10))), (now += 1));
+      now += 1;
+      rejects.keep(malformed(Buffer.alloc(REJECT_BODY_BYTES, 0x30 + (i % 10))), now);
       if (i % 50 === 0) await rejects.drained();
     }
     await rejects.drained();

@@ -43,6 +43,6 @@ describe('record owners', () => {
     for (let first = 0; first < seq; first += 13) batches.push([first, Math.min(13, seq - first)]);
     for (const [first, count] of batches.filter((_, i) => i % 2 === 1)) owners.settle(first, count, []);
     for (const [first, count] of batches.filter((_, i) => i % 2 === 0)) owners.settle(first, count, []);
-    sizes.forEach((size, owner) => assert.equal(settledBy.get(owner), size, `owner ${owner}`));
+    for (const [owner, size] of sizes.entries()) assert.equal(settledBy.get(owner), size, `owner ${owner}`);
   });
 });

@@ -88,7 +88,7 @@ describe('ring writer and reader', () => {
       let next = 0;
       while (written.length < 5000) {
         const key = `k${next}`;
-        const data = `${next}:` + 'x'.repeat(Math.floor(random() * 60));
+        const data = `${next}:${'x'.repeat(Math.floor(random() * 60))}`;
         if (writeRecord(writer, key, data)) {
           written.push(`${key}|${data}`);
           next++;

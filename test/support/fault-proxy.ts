@@ -44,7 +44,10 @@ interface PutRecordsAnswer {
 }
 
 function seeded(seed: number): () => number {
-  return () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x80000000;
+  return () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x80000000;
+  };
 }
 
 function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {

@@ -19,7 +19,6 @@ interface KinesisAgg {
   ): void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const kinesisAgg: KinesisAgg = require('aws-kinesis-agg');
 
 /** De-aggregates one Kinesis record the way a KCL/Lambda consumer does; throws on a bad checksum. */

@@ -42,7 +42,7 @@ export function metricValue(text: string, series: string): number {
   const name = series.replace(/\{.*$/, '');
   const declared = (family: string) => text.includes(`# TYPE ${family} `);
   if (!declared(name) && !declared(name.replace(/_(count|sum|bucket)$/, ''))) throw new Error(`/metrics has no metric ${name}`);
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line ? Number(line.split(' ')[1]) : 0;
 }
 

@@ -63,7 +63,13 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, entry = CLI)
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms\n${describe()}`)), timeoutMs);
         exited.then((exit) => reject(new Error(`process exited (${JSON.stringify(exit)}) before the expected log line\n${describe()}`)));
-        watchers.push({ predicate, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+        watchers.push({
+          predicate,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
       });
     },
     async kill(signal = 'SIGTERM') {

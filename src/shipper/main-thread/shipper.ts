@@ -198,7 +198,7 @@ export class Shipper {
       this.options.onConfirmed(batch, own);
       this.inFlight--;
     }
-    if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+    if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     this.startTasks();
   }
 

@@ -42,10 +42,12 @@ function raw(event: PendingEvent, shardId?: string): OutboundRecord {
 
 function aggregate(events: PendingEvent[], shardId: string): OutboundRecord {
   if (events.length === 1) return raw(events[0], shardId);
+  const first = events[0];
+  first.hashKey ??= hashKeyOf(first.partitionKey);
   return {
     data: encodeAggregate(events),
-    partitionKey: events[0].partitionKey,
-    explicitHashKey: (events[0].hashKey ??= hashKeyOf(events[0].partitionKey)).toString(),
+    partitionKey: first.partitionKey,
+    explicitHashKey: first.hashKey.toString(),
     shardId,
     events,
     oldestReceivedAt: oldest(events),
@@ -89,7 +91,10 @@ export function buildRecords(events: readonly PendingEvent[], map: ShardMap | un
   const byShard = new Map<string, PendingEvent[]>();
   const group = (shardId: string) => {
     let members = byShard.get(shardId);
-    if (!members) byShard.set(shardId, (members = []));
+    if (!members) {
+      members = [];
+      byShard.set(shardId, members);
+    }
     return members;
   };
   const keyless: PendingEvent[] = [];

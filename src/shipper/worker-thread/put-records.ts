@@ -11,7 +11,7 @@
 //   no TTL unless the operator sets one (Infinity): retryable failures are retried until Kinesis
 //   answers, while the ring they hold is bounded and new events wait in the spool behind them.
 
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { KinesisClient, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MAX_BYTES_PER_REQUEST, MAX_RECORD_BYTES, MAX_RECORDS_PER_REQUEST } from '../../kinesis-limits';
 import { buildRecords, type OutboundRecord, type PendingEvent } from './aggregator';
@@ -121,7 +121,7 @@ async function sendOnce(request: OutboundRecord[], target: DeliveryTarget): Prom
   const outcome: SendOutcome = { retry: [], regroup: [], givenUp: [] };
   await pace(request, target.pacer);
   const started = performance.now();
-  let answer;
+  let answer: PutRecordsCommandOutput;
   try {
     answer = await target.client.send(putRecordsCommand(target.stream, encodePutRecordsBody(target.stream, request)));
   } catch (err) {

@@ -14,7 +14,7 @@ export interface Shard {
 }
 
 export function hashKeyOf(partitionKey: string): bigint {
-  return BigInt('0x' + hash('md5', partitionKey, 'hex'));
+  return BigInt(`0x${hash('md5', partitionKey, 'hex')}`);
 }
 
 /** About 1/200,000 of the hash space: far smaller than the shards of any real stream. */
