@@ -3,6 +3,7 @@
 // options too: no command checks its options on its own.
 
 import { ConfigError } from './errors';
+import { IP_POLICIES } from './http/ip-policy';
 
 type Kind = 'integer' | 'bytes' | 'string' | 'url' | 'boolean' | 'enum';
 
@@ -210,12 +211,12 @@ export const SERVE_SCHEMA = commandSchema(
       max: 1000,
       help: 'deepest JSON nesting accepted inside one event (400 past it)',
     }),
-    // Privacy and rejected requests (issue 18)
+    // Privacy and rejected requests
     ipPolicy: option({
       flag: 'ip-policy',
       kind: 'enum',
       default: 'keep',
-      choices: ['keep', 'truncate', 'drop'],
+      choices: IP_POLICIES,
       help: 'what of the client address is stored with each event: all of it, its network (IPv4 /24, IPv6 /48), or nothing',
     }),
     rejectsFile: option({
