@@ -95,13 +95,27 @@ async function listen(app: TemplatedApp, host: string, port: number, what: strin
 }
 
 /**
- * Unaggregated, a ring batch is one PutRecords call. Aggregated, a batch's events shrink into a few
- * records, so it may hold many more: it is bounded by bytes (room left for the aggregation
- * overhead within one 5 MiB call) and by the linger time.
+ * What one worker task may hold. Unaggregated, one PutRecords call. Aggregated, a task's events
+ * shrink into a few records, so it may hold many more: it is bounded by bytes (room left for the
+ * aggregation overhead within one 5 MiB call).
  */
+function taskLimits(config: ServeConfig): { readonly maxRecords: number; readonly maxBytes: number } {
+  if (config.aggregation === 'off') return { maxRecords: MAX_RECORDS_PER_REQUEST, maxBytes: MAX_BYTES_PER_REQUEST };
+  return { maxRecords: 100_000, maxBytes: Math.floor(MAX_BYTES_PER_REQUEST * 0.8) };
+}
+
+/**
+ * Aggregated ring batches close at 1 MiB (or at the linger time): a task is made of whole batches,
+ * and under the bytes-in-flight bound each worker's task may hold only its share of it (2 MiB at
+ * the floor), so a 4 MiB batch would leave one worker idle in a catch-up. Consecutive batches
+ * still merge into one task up to taskLimits() when the bound allows it.
+ */
+const AGGREGATED_BATCH_BYTES = 1024 * 1024;
+
 function batchLimits(config: ServeConfig): BatchLimits {
-  if (config.aggregation === 'off') return { maxRecords: MAX_RECORDS_PER_REQUEST, maxBytes: MAX_BYTES_PER_REQUEST, lingerMs: config.lingerMs };
-  return { maxRecords: 100_000, maxBytes: Math.floor(MAX_BYTES_PER_REQUEST * 0.8), lingerMs: config.lingerMs };
+  const task = taskLimits(config);
+  if (config.aggregation === 'off') return { ...task, lingerMs: config.lingerMs };
+  return { maxRecords: task.maxRecords, maxBytes: AGGREGATED_BATCH_BYTES, lingerMs: config.lingerMs };
 }
 
 function readAdmission(config: ServeConfig): Admission {
@@ -223,14 +237,15 @@ async function start(config: ServeConfig, log: Logger, lifecycle: Lifecycle, inj
   const ordered = config.partitionKey !== 'random';
   const ringBuffer = createRingBuffer(config.ringBytes);
   const limits = batchLimits(config);
+  const task = taskLimits(config);
   const settlement = new BatchSettlement();
   const shipper = new Shipper({
     workerFile: injected.workerFile,
     workers: config.workers,
     batchesPerWorker: config.batchesPerWorker,
     ordered,
-    maxTaskRecords: limits.maxRecords,
-    maxTaskBytes: limits.maxBytes,
+    maxTaskRecords: task.maxRecords,
+    maxTaskBytes: task.maxBytes,
     log,
     onConfirmed: settlement.settled,
     batchesShipped: metrics.counter(METRICS.batchesShipped),

@@ -12,6 +12,7 @@ import {
   MAX_LATENCY_S,
   putRecordsSnapshot,
   RecentPutLatency,
+  taskBytesCap,
   windowMedianLatency,
 } from '../../src/shipper/main-thread/in-flight-bound';
 
@@ -42,6 +43,17 @@ describe('bytesInFlightBound', () => {
     assert.equal(bytesInFlightBound(shape(16), 5), 80 * MiB);
     assert.equal(bytesInFlightBound(shape(16), 30), 80 * MiB);
     assert.equal(bytesInFlightBound(shape(16), Number.POSITIVE_INFINITY), 80 * MiB);
+  });
+});
+
+describe('taskBytesCap', () => {
+  it("is a worker's share of the bound, so that a catch-up at the floor keeps every worker busy", () => {
+    assert.equal(taskBytesCap(shape(4), bytesInFlightBound(shape(4), 0.05)), 2 * MiB, 'the floor of 2 workers: 2 MiB each, not one 4 MiB task');
+    assert.equal(taskBytesCap({ shards: 4, workers: 3, maxTaskBytes: 4 * MiB }, 6 * MiB), 2 * MiB);
+  });
+
+  it('is never more than a full task', () => {
+    assert.equal(taskBytesCap(shape(16), bytesInFlightBound(shape(16), 2)), 4 * MiB, '32 MiB in flight: full 4 MiB tasks');
   });
 });
 

@@ -33,6 +33,15 @@ export function bytesInFlightBound(shape: InFlightShape, latencySeconds: number)
   return Math.max(floor, Math.floor(shape.shards * SHARD_BYTES_PER_SECOND * Math.min(latencySeconds, MAX_LATENCY_S)));
 }
 
+/**
+ * The most one task may hold under `bound`: a worker's share of it. Each worker paces its own share
+ * of every shard, so the shards are busy only while every worker has a task; a first task that took
+ * the whole bound would leave the others idle and ship at 1/workers of the shards' rate.
+ */
+export function taskBytesCap(shape: InFlightShape, bound: number): number {
+  return Math.min(shape.maxTaskBytes, Math.floor(bound / shape.workers));
+}
+
 /** Cumulative PutRecords figures at one moment: the duration histogram's buckets and the calls by outcome. */
 export interface PutRecordsSnapshot {
   /** Upper bounds of the buckets, in seconds, ending with Infinity. */

@@ -19,7 +19,7 @@ import { readBatch } from '../../ring/ring-reader';
 import type { BatchDescriptor } from '../../ring/ring-writer';
 import { appendDeadLetters } from '../shared/dead-letter';
 import type { PoolWorkerData, ShipperWorkerData, Task, TaskResult } from '../shared/worker-protocol';
-import { bytesInFlightBound, putRecordsSnapshot, RecentPutLatency } from './in-flight-bound';
+import { bytesInFlightBound, type InFlightShape, putRecordsSnapshot, RecentPutLatency, taskBytesCap } from './in-flight-bound';
 
 export interface ShipperOptions {
   readonly workers: number;
@@ -149,13 +149,15 @@ export class Shipper {
   private startTasks(): void {
     while (this.tasksRunning < this.slots && this.waiting.length > 0) {
       // Room within the bytes in flight; one task may always run, however large.
-      const room = this.tasksRunning === 0 ? Number.POSITIVE_INFINITY : this.maxBytesInFlight() - this.bytesInFlight;
+      const shape = this.inFlightShape();
+      const bound = bytesInFlightBound(shape, this.putLatency.seconds());
+      const room = this.tasksRunning === 0 ? Number.POSITIVE_INFINITY : bound - this.bytesInFlight;
       const first = this.waiting[0];
       if (first.end - first.start > room) return;
       const batches = [this.waiting.shift()!];
       let last = batches[0];
       let count = last.count;
-      const maxBytes = Math.min(this.options.maxTaskBytes, room);
+      const maxBytes = Math.min(room, taskBytesCap(shape, bound));
       const fits = (next: BatchDescriptor) => count + next.count <= this.options.maxTaskRecords && next.end - batches[0].start <= maxBytes;
       while (this.waiting.length > 0 && this.waiting[0].start === last.end && fits(this.waiting[0])) {
         last = this.waiting.shift()!;
@@ -168,9 +170,8 @@ export class Shipper {
     }
   }
 
-  private maxBytesInFlight(): number {
-    const shape = { shards: Atomics.load(this.shardCount, 0), workers: this.options.workers, maxTaskBytes: this.options.maxTaskBytes };
-    return bytesInFlightBound(shape, this.putLatency.seconds());
+  private inFlightShape(): InFlightShape {
+    return { shards: Atomics.load(this.shardCount, 0), workers: this.options.workers, maxTaskBytes: this.options.maxTaskBytes };
   }
 
   private submit(pending: PendingTask): void {
