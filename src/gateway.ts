@@ -106,7 +106,7 @@ function taskLimits(config: ServeConfig): { readonly maxRecords: number; readonl
 
 /**
  * Aggregated ring batches close at 1 MiB (or at the linger time): a task is made of whole batches,
- * and under the bytes-in-flight bound each worker's task may hold only its share of it (2 MiB at
+ * and under the bytes-in-flight bound each worker's task may hold only its share of it (1.5 MiB at
  * the floor), so a 4 MiB batch would leave one worker idle in a catch-up. Consecutive batches
  * still merge into one task up to taskLimits() when the bound allows it.
  */

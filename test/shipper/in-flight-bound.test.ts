@@ -1,5 +1,5 @@
 // The bound on the ring bytes in flight: shards × 1 MiB/s × recent PutRecords latency, between a
-// floor of one task per worker (2 MiB at most) and a latency ceiling; the latency read from the shared histogram.
+// floor of one task per worker (1.5 MiB at most) and a latency ceiling; the latency read from the shared histogram.
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -28,13 +28,13 @@ describe('bytesInFlightBound', () => {
     assert.equal(bytesInFlightBound(shape(10), 2.5), 25 * MiB);
   });
 
-  it('is never below one task per worker of at most 2 MiB: a fast Kinesis, few shards, or nothing known yet', () => {
-    assert.equal(FLOOR_BYTES_PER_WORKER, 2 * MiB);
-    assert.equal(bytesInFlightBound(shape(4), 0.05), 4 * MiB, 'a catch-up into a fast Kinesis holds 2 MiB per worker');
-    assert.equal(bytesInFlightBound(shape(4), 1), 4 * MiB, 'exactly the floor');
-    assert.equal(bytesInFlightBound(shape(4), 2.5), 10 * MiB, 'above it');
-    assert.equal(bytesInFlightBound(shape(0), 2), 4 * MiB, 'shards unknown');
-    assert.equal(bytesInFlightBound(shape(16), 0), 4 * MiB, 'latency unknown');
+  it('is never below one task per worker of at most 1.5 MiB: a fast Kinesis, few shards, or nothing known yet', () => {
+    assert.equal(FLOOR_BYTES_PER_WORKER, 1.5 * MiB);
+    assert.equal(bytesInFlightBound(shape(4), 0.05), 3 * MiB, 'a catch-up into a fast Kinesis holds 1.5 MiB per worker');
+    assert.equal(bytesInFlightBound(shape(4), 0.75), 3 * MiB, 'exactly the floor');
+    assert.equal(bytesInFlightBound(shape(4), 1), 4 * MiB, 'above it');
+    assert.equal(bytesInFlightBound(shape(0), 2), 3 * MiB, 'shards unknown');
+    assert.equal(bytesInFlightBound(shape(16), 0), 3 * MiB, 'latency unknown');
     assert.equal(bytesInFlightBound({ shards: 16, workers: 3, maxTaskBytes: MiB }, 0.1), 3 * MiB, 'one full task per worker when tasks are smaller');
   });
 
@@ -48,7 +48,7 @@ describe('bytesInFlightBound', () => {
 
 describe('taskBytesCap', () => {
   it("is a worker's share of the bound, so that a catch-up at the floor keeps every worker busy", () => {
-    assert.equal(taskBytesCap(shape(4), bytesInFlightBound(shape(4), 0.05)), 2 * MiB, 'the floor of 2 workers: 2 MiB each, not one 4 MiB task');
+    assert.equal(taskBytesCap(shape(4), bytesInFlightBound(shape(4), 0.05)), 1.5 * MiB, 'the floor of 2 workers: 1.5 MiB each, not one 4 MiB task');
     assert.equal(taskBytesCap({ shards: 4, workers: 3, maxTaskBytes: 4 * MiB }, 6 * MiB), 2 * MiB);
   });
 

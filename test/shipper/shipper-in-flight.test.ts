@@ -1,5 +1,5 @@
 // The shipper's bound on the ring bytes in flight (in-flight-bound.ts), with a backlog in the ring:
-// a fast Kinesis gets one task per worker at a time (the floor; tasks here are under its 2 MiB),
+// a fast Kinesis gets one task per worker at a time (the floor; tasks here are under its 1.5 MiB),
 // however many slots are free; a slow one gets more, once its latency is seen. Real parts: the
 // Shipper with its piscina workers, a real ring, and a local Kinesis of one shard behind a proxy
 // that holds every PutRecords call a while (so that calls overlap) and counts how many are open at once.

@@ -7,9 +7,10 @@
 // A fixed bound instead capped a slow Kinesis: with 2 s calls, 8 MiB in flight shipped 4 MiB/s at most.
 //
 // Floor: one task per worker, of at most FLOOR_BYTES_PER_WORKER. Each worker paces its own share of
-// every shard, so the shards are busy only while every worker has a task. 2 MiB per worker is what
-// the catch-up held when it met its memory goal (two 1 MiB tasks per worker: 247 MiB at peak); a full
-// 4 MiB task per worker held 340-350 MiB. It is also the bound while the shards or latency are unknown.
+// every shard, so the shards are busy only while every worker has a task (taskBytesCap). In the catch-up
+// after a 300 s outage (bench --outage), 1.5 MiB per worker peaked at 254 MiB RSS and 2 MiB at 256 MiB,
+// both draining at the 4 shards' rate; a full 4 MiB task per worker held 340-350 MiB. It is also the
+// bound while the shards or latency are unknown.
 // Ceiling: the latency counts up to MAX_LATENCY_S. A Kinesis slower than that is barely working, and
 // what it would justify holding (16 shards × 10 s: 160 MiB) would blow the memory goal for little.
 
@@ -18,7 +19,7 @@ import type { SharedMetrics } from '../../metrics/shared-metrics';
 import { SHARD_BYTES_PER_SECOND } from '../../kinesis-limits';
 
 export const MAX_LATENCY_S = 5;
-export const FLOOR_BYTES_PER_WORKER = 2 * 1024 * 1024;
+export const FLOOR_BYTES_PER_WORKER = 1.5 * 1024 * 1024;
 
 export interface InFlightShape {
   /** Open shards of the stream; 0 while unknown. */
