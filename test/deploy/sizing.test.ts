@@ -143,6 +143,7 @@ function expectedFigures() {
 
 /** Numbers the sizing text may hold that do not come from the report. */
 const CONSTANTS = new Set([
+  '20', // Node 20
   '24', // Node 24
   '1', // 1 MiB/s per shard
   format(KINESIS_SHARD_RECORDS), // records/s per shard
