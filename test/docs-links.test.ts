@@ -3,17 +3,10 @@
 // that moving a section without its links fails here; and the contents list must reach every doc.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-
-const ROOT = path.join(__dirname, '..', '..');
-const DOCS = [
-  'README.md',
-  ...readdirSync(path.join(ROOT, 'docs'))
-    .filter((name) => name.endsWith('.md'))
-    .map((name) => `docs/${name}`),
-];
+import { DOCS, ROOT } from './support/docs';
 
 /** Link targets of a Markdown text, code blocks and inline code left out (they show links, they are not links). */
 function linksIn(markdown: string): string[] {

@@ -3,17 +3,11 @@
 // hold. Build outputs (dist/src/…) are not sources and are left alone.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { DOCS, ROOT } from './support/docs';
 
-const ROOT = path.join(__dirname, '..', '..');
-const DOCS = [
-  'README.md',
-  ...readdirSync(path.join(ROOT, 'docs'))
-    .filter((name) => name.endsWith('.md'))
-    .map((name) => `docs/${name}`),
-];
 /** src/ followed by path characters, not part of a longer path such as dist/src/. */
 const SOURCE_PATH = /(?<![\w./-])src\/[\w./-]*[\w/]/g;
 

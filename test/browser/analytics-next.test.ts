@@ -5,26 +5,16 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, servePages } from '../support/browser';
 import { metricsText, metricValue, waitUntilShipped } from '../support/load';
 import { freePort } from '../support/ports';
 import { startGateway, tapStream, type Gateway } from '../support/processes';
 import { until } from '../support/wait';
 
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const KEY = 'browser-key';
 const BUILD = path.join(require.resolve('@segment/analytics-next/package.json'), '..', 'dist', 'umd', 'index.js');
 
@@ -67,13 +57,12 @@ before(async () => {
   pagePort = await freePort();
   gateway = await startGateway(['--cors-origins', `http://127.0.0.1:${pagePort}`, '--write-keys', KEY]);
   const build = readFileSync(BUILD);
-  server = http.createServer((req, res) => {
+  server = await servePages(pagePort, (req, res) => {
     if (req.url === '/analytics-next.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(build);
     const mode = new URL(req.url ?? '/', 'http://x').searchParams.get('mode') ?? 'none';
     res.writeHead(200, { 'content-type': 'text/html' }).end(mode === 'none' ? '<title>away</title>' : page(`http://127.0.0.1:${gateway.port}`, mode));
   });
-  await new Promise<void>((resolve) => server.listen(pagePort, '127.0.0.1', resolve));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -3,26 +3,15 @@
 // text/plain), and an <img> pixel; and one beacon from an origin the gateway does not allow.
 
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, servePages } from '../support/browser';
 import { metricsText, metricValue, waitUntilShipped } from '../support/load';
 import { freePort } from '../support/ports';
 import { startGateway, tapStream, type Gateway } from '../support/processes';
 import { until } from '../support/wait';
-
-const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 function page(gatewayUrl: string, sender: string): string {
   return `<!doctype html><meta charset="utf-8"><title>sending</title><script>
@@ -51,13 +40,12 @@ before(async () => {
   pagePort = await freePort();
   // 127.0.0.1 and localhost are different origins: one is allowed, the other not.
   gateway = await startGateway(['--cors-origins', `http://127.0.0.1:${pagePort}`]);
-  server = http.createServer((req, res) => {
+  server = await servePages(pagePort, (req, res) => {
     const sender = req.headers.host?.startsWith('localhost') ? 'disallowed' : 'allowed';
     res.writeHead(200, { 'content-type': 'text/html' }).end(page(`http://127.0.0.1:${gateway.port}`, sender));
   });
-  await new Promise<void>((resolve) => server.listen(pagePort, '127.0.0.1', resolve));
   assert.equal((server.address() as AddressInfo).port, pagePort);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  browser = await launchChromium();
 });
 
 after(async () => {
