@@ -117,15 +117,19 @@ export interface RecordSink {
 
 /**
  * Measures a request's events in their envelopes, then writes them into a sink. The plan is kept
- * in reused arrays: one request is planned and written at a time, on the main thread.
+ * in reused arrays that never shrink (their first `count` entries are the request's): one request
+ * is planned and written at a time, on the main thread.
  */
 export class EnvelopeWriter {
-  /** Record sizes of the planned events, in order. */
+  /** Record sizes of the planned events, in order: the first `count` entries. */
   readonly sizes: number[] = [];
-  /** Sum of `sizes`. */
+  /** Events planned. */
+  count = 0;
+  /** Sum of the planned sizes. */
   total = 0;
   /** Events that lacked the --partition-key field and were given their id as key. */
   keyFallbacks = 0;
+  /** With --partition-key field: each planned event's key, if it had one. */
   private readonly keys: (Buffer | undefined)[] = [];
   private body: Uint8Array = new Uint8Array(0);
   private spans: EventSpans | undefined;
@@ -136,13 +140,10 @@ export class EnvelopeWriter {
 
   constructor(private readonly keyRule: PartitionKeyRule = RANDOM) {}
 
-  get count(): number {
-    return this.sizes.length;
-  }
-
   /** Plans every event of a request; throws when one could never be taken, or all of them take more than maxTotal bytes. */
   plan(body: Uint8Array, spans: EventSpans, meta: RequestMeta, maxTotal: number): void {
     const keyRule = this.keyRule;
+    const byField = keyRule.kind === 'field';
     this.body = body;
     this.spans = spans;
     this.receivedAt = meta.receivedAt;
@@ -150,50 +151,55 @@ export class EnvelopeWriter {
     if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafe(bound);
     this.middle = this.scratch.subarray(0, writeEnvelopeMiddle(this.scratch, meta));
     const overhead = OPEN.length + EVENT_ID_LENGTH + this.middle.length + 1;
-    this.sizes.length = 0;
-    this.keys.length = 0;
-    this.total = 0;
+    let total = 0;
+    this.count = 0;
     this.keyFallbacks = 0;
     for (let i = 0; i < spans.count; i++) {
-      const key = keyRule.kind === 'field' ? fieldPartitionKey(body, spans.starts[i], keyRule.path) : undefined;
-      if (keyRule.kind === 'field' && !key) this.keyFallbacks++;
-      this.keys.push(key);
-      const keyBytes = keyBytesOf(key, keyRule);
+      let keyBytes = 0;
+      if (byField) {
+        const key = fieldPartitionKey(body, spans.starts[i], keyRule.path);
+        if (!key) this.keyFallbacks++;
+        this.keys[i] = key;
+        keyBytes = keyBytesOf(key, keyRule);
+      }
       const dataBytes = overhead + spans.ends[i] - spans.starts[i];
       if (dataBytes + keyBytes > MAX_RECORD_BYTES) {
         throw new RequestError('event_too_large', `event ${i}: ${dataBytes} bytes in its envelope, more than the 1 MiB Kinesis record limit`);
       }
       const size = recordBytes(keyBytes, dataBytes);
-      this.sizes.push(size);
-      this.total += size;
+      this.sizes[i] = size;
+      total += size;
     }
-    if (this.total > maxTotal) {
+    this.count = spans.count;
+    this.total = total;
+    if (total > maxTotal) {
       // It could never fit beside other traffic: retrying would not help, so this is not a 503.
-      throw new RequestError(
-        'body_too_large',
-        `the events take ${this.total} bytes in their envelopes, more than half the gateway buffer; send fewer per request`,
-      );
+      throw new RequestError('body_too_large', `the events take ${total} bytes in their envelopes, more than half the gateway buffer; send fewer per request`);
     }
   }
 
   /** Writes the planned events into the sink, in order; the caller has made sure they fit. */
   write(sink: RecordSink): void {
     const { body, spans, middle, keyRule } = this;
+    const byField = keyRule.kind === 'field';
     const bytes = sink.bytes;
-    for (let i = 0; i < this.sizes.length; i++) {
-      const key = this.keys[i];
-      const keyBytes = keyBytesOf(key, keyRule);
+    const eventOffset = ID_AT + EVENT_ID_LENGTH + middle.length;
+    for (let i = 0; i < this.count; i++) {
+      const key = byField ? this.keys[i] : undefined;
+      const keyBytes = byField ? keyBytesOf(key, keyRule) : 0;
       const record = sink.reserve(this.sizes[i], keyBytes);
       const at = dataOffset(record, keyBytes);
+      const start = spans!.starts[i];
+      const end = spans!.ends[i];
       bytes.set(OPEN, at);
       writeEventId(bytes, at + ID_AT, this.receivedAt);
       bytes.set(middle, at + ID_AT + EVENT_ID_LENGTH);
-      const eventAt = at + ID_AT + EVENT_ID_LENGTH + middle.length;
-      bytes.set(body.subarray(spans!.starts[i], spans!.ends[i]), eventAt);
-      bytes[eventAt + spans!.ends[i] - spans!.starts[i]] = CLOSE;
+      bytes.set(body.subarray(start, end), at + eventOffset);
+      bytes[at + eventOffset + end - start] = CLOSE;
       if (key) bytes.set(key, keyOffset(record));
       else if (keyBytes > 0) bytes.copyWithin(keyOffset(record), at + ID_AT, at + ID_AT + EVENT_ID_LENGTH);
     }
-    this.keys.fill(undefined);
+    // Let the keys' Buffers go.
+    if (byField) this.keys.fill(undefined, 0, this.count);
   }
 }

@@ -7,16 +7,21 @@ import { RequestError } from '../errors';
 
 export type BodyFormat = 'json' | 'ndjson' | 'auto';
 
-/** Byte ranges of the events found in a body; reused across requests to spare allocations. */
+/**
+ * Byte ranges of the events found in a body: the first `count` entries of `starts` and `ends`.
+ * Reused across requests, and never shrunk: clearing only resets the count.
+ */
 export class EventSpans {
-  starts: number[] = [];
-  ends: number[] = [];
-  get count(): number {
-    return this.starts.length;
-  }
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+  count = 0;
   clear(): void {
-    this.starts.length = 0;
-    this.ends.length = 0;
+    this.count = 0;
+  }
+  add(start: number, end: number): void {
+    this.starts[this.count] = start;
+    this.ends[this.count] = end;
+    this.count++;
   }
 }
 
@@ -217,8 +222,7 @@ function scanEvent(): void {
   const start = pos;
   scanValue(0);
   if (buf[start] !== LBRACE) throw new RequestError('not_an_object', `event ${spans.count}: expected a JSON object`);
-  spans.starts.push(start);
-  spans.ends.push(pos);
+  spans.add(start, pos);
 }
 
 /** A top-level array of events: its elements are events, so it adds no depth. */

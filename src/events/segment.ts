@@ -326,8 +326,7 @@ export class SegmentReader {
       if (!(seen & SENT_AT) && shared.sentAtStart >= 0) this.member(SENT_AT_MEMBER, body, shared.sentAtStart, shared.sentAtEnd);
     }
     out[this.at++] = RBRACE;
-    this.spans.starts.push(start);
-    this.spans.ends.push(this.at);
+    this.spans.add(start, this.at);
     this.length = this.at;
   }
 

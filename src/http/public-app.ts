@@ -305,8 +305,7 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
       if (refusal) throw refusal;
       const event = pixelEvent(query);
       spans.clear();
-      spans.starts.push(0);
-      spans.ends.push(event.length);
+      spans.add(0, event.length);
       take(res, event, spans, PIXEL_PATH, facts, false, answerPixel);
     } catch (err) {
       if (!(err instanceof RequestError)) log.error({ err }, 'unexpected error while taking a pixel event');

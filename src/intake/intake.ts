@@ -69,7 +69,7 @@ export class Intake {
     const events = this.events;
     events.plan(body, spans, meta, ring.capacity / 2);
     const accepted = events.count;
-    const intoRing = (spool?.caughtUp ?? true) && ring.fits(events.sizes);
+    const intoRing = (spool?.caughtUp ?? true) && ring.fits(events.sizes, events.count);
     if (waitForStream) {
       if (!intoRing) throw new RequestError('buffer_full', 'the gateway buffer is full (a stream acknowledgement needs room in memory, not the spool)');
       if (spool && durability === 'disk' && !spool.hasRoom(events)) throw new RequestError('buffer_full', 'the gateway spool is full');

@@ -67,12 +67,13 @@ export class RingWriter {
     return this.usedBytes === 0;
   }
 
-  /** Whether records of these sizes, written in order, would all fit now. */
-  fits(sizes: readonly number[]): boolean {
+  /** Whether records of these sizes (the first `count`), written in order, would all fit now. */
+  fits(sizes: readonly number[], count = sizes.length): boolean {
     const capacity = this.capacity;
     let head = this.usedBytes === 0 ? 0 : this.head;
     let used = this.usedBytes;
-    for (const size of sizes) {
+    for (let i = 0; i < count; i++) {
+      const size = sizes[i];
       if (head + size > capacity) {
         used += capacity - head;
         head = 0;
