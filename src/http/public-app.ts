@@ -5,13 +5,13 @@ import { RequestError, STATUS_TEXT } from '../errors';
 import { EventSpans, scanEvents, type BodyFormat } from '../events/json-scan';
 import type { Logger } from '../log';
 import type { Answer, Intake } from '../intake/intake';
+import type { RequestMeta } from '../events/envelope';
 import { clientAddress } from './client-address';
 import { forwardedClient } from './client-ip';
 import { readHead, type RequestHead } from './request-head';
-import { bodyEncoding, inflateBody } from './inflate';
 import { pixelEvent, sendPixel } from './pixel';
 import { addHealthRoutes } from './health-routes';
-import { readBody } from './read-body';
+import { AnswerWhenReady, postEvents, type EventPostParts, type EventRoute, type RequestFacts } from './event-post';
 import type { Readiness } from './readiness';
 import type { RequestMetrics, Route } from './request-metrics';
 import { sendAccepted, sendError, writeCors } from './responses';
@@ -70,15 +70,38 @@ function mediaTypeFormat(mediaType: string): BodyFormat | undefined {
   }
 }
 
-/** What a handler must copy from HttpRequest before returning: it is valid only synchronously. */
-export interface RequestFacts {
-  /** The client address, for rate limits. */
+/** A pixel request: its one event, and the image as its answer whatever became of the event. */
+class PixelRequest extends AnswerWhenReady implements RequestMeta {
+  readonly receivedAt = Date.now();
   readonly ip: string;
-  /** The client address as --ip-policy lets it be stored. */
-  readonly storedIp: string;
   readonly userAgent: string;
-  readonly origin: string;
-  readonly corsOrigin: string | undefined;
+  readonly path = PIXEL_PATH;
+
+  constructor(
+    res: HttpResponse,
+    private readonly metrics: RequestMetrics,
+    facts: RequestFacts,
+  ) {
+    super(res);
+    this.ip = facts.storedIp;
+    this.userAgent = facts.userAgent;
+  }
+
+  takeEvent(intake: Intake, event: Uint8Array, spans: EventSpans): void {
+    spans.clear();
+    spans.add(0, event.length);
+    this.take(intake, event, spans, this, false);
+  }
+
+  protected send(answer: Answer): void {
+    if (answer.status === 503) this.metrics.reject(answer.error.code);
+    this.answerImage();
+  }
+
+  answerImage(): void {
+    this.metrics.answer(PIXEL_PATH, 200);
+    sendPixel(this.res);
+  }
 }
 
 export function createPublicApp(options: PublicAppOptions): TemplatedApp {
@@ -156,34 +179,6 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     );
   }
 
-  /**
-   * Takes a request's events (throws a RequestError when refused) and calls `answer` when the client
-   * may be told: at once, or later (after the spool commit, or Kinesis for a stream ack), then
-   * corked and only if the client is still there. Only a deferred answer needs to hear of an abort:
-   * its handler replaces any the request had (the body is read by then).
-   */
-  function take(
-    res: HttpResponse,
-    body: Uint8Array,
-    found: EventSpans,
-    path: string,
-    facts: RequestFacts,
-    waitForStream: boolean,
-    answer: (answer: Answer) => void,
-  ): void {
-    let deferred = false;
-    let answered = false;
-    let aborted = false;
-    intake.take(body, found, { receivedAt: Date.now(), ip: facts.storedIp, userAgent: facts.userAgent, path }, waitForStream, (result) => {
-      answered = true;
-      if (!deferred) answer(result);
-      else if (!aborted) res.cork(() => answer(result));
-    });
-    if (answered) return;
-    deferred = true;
-    res.onAborted(() => (aborted = true));
-  }
-
   /** Answers a refused event request; keeps it in --rejects-file when its reason is worth keeping. */
   function refuse(
     res: HttpResponse,
@@ -202,77 +197,23 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
     sendError(res, error, { close, corsOrigin: facts?.corsOrigin });
   }
 
-  app.post(EVENTS_PATH, (res, _req, head) => {
-    const started = performance.now();
-    const facts = factsOf(head, res);
-    const { contentType, contentEncoding, contentLength: lengthHeader } = head;
-    const declaredLength = Number(lengthHeader || 0);
-    const waitForStream = (head.ack !== '' && head.ack.toLowerCase() === 'stream') || (head.query !== '' && ACK_STREAM_QUERY.test(head.query));
-    // A refusal before the body is read closes the connection: its unread body must not be
-    // mistaken for the next request.
-    const refusal = admit(head, facts);
-    if (refusal) return refuse(res, refusal, started, facts, true);
-    if (lengthHeader === '' && head.transferEncoding.toLowerCase() !== 'chunked') {
-      return refuse(res, new RequestError('length_required', 'send Content-Length (or a chunked body)'), started, facts, true);
-    }
-    const format = bodyFormat(contentType);
-    if (format === undefined) {
-      return refuse(
-        res,
-        new RequestError('unsupported_media_type', `Content-Type ${contentType} is not accepted; send application/json, application/x-ndjson or text/plain`),
-        started,
-        facts,
-        true,
-      );
-    }
-    const encoding = bodyEncoding(contentEncoding);
-    if (encoding === undefined) {
-      return refuse(
-        res,
-        new RequestError('unsupported_media_type', `Content-Encoding ${contentEncoding} is not accepted; send gzip, deflate or identity`),
-        started,
-        facts,
-        true,
-      );
-    }
-    if (declaredLength > options.maxBodyBytes) {
-      return refuse(
-        res,
-        new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`),
-        started,
-        facts,
-        true,
-      );
-    }
-    readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, (body) => {
-      if (body === 'timeout') {
-        return res.cork(() =>
-          refuse(res, new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), started, facts, true),
-        );
-      }
-      // The rest runs inside uWS's data callback, where writes are corked already.
-      if (body === 'too_large') {
-        return refuse(res, new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), started, facts, true);
-      }
-      if (!readiness.acceptingEvents)
-        return refuse(res, new RequestError('draining', 'the gateway is shutting down; retry on another instance'), started, facts);
-      const received = body;
-      try {
-        // Inflating is CPU work on the main thread: bounded by the size and ratio limits.
-        if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
-        scanEvents(body, format, options.maxEventDepth, spans);
-        take(res, body, spans, EVENTS_PATH, facts, waitForStream, (answer) => {
-          if (answer.status === 503) return refuse(res, answer.error, started, facts);
-          metrics.answerEvents(answer.status, started);
-          sendAccepted(res, answer.status, answer.accepted, facts.corsOrigin);
-        });
-      } catch (err) {
-        if (err instanceof RequestError) return refuse(res, err, started, facts, false, EVENTS_PATH, received);
-        log.error({ err }, 'unexpected error while taking events');
-        refuse(res, new RequestError('internal', 'unexpected error; the events were not accepted'), started, facts, false, EVENTS_PATH, received);
-      }
-    });
-  });
+  const parts: EventPostParts = { intake, readiness, admission, metrics, log, limits: options, factsOf, admit, refuse };
+  const eventsRoute: EventRoute = {
+    path: EVENTS_PATH,
+    format: bodyFormat,
+    mediaTypes: 'application/json, application/x-ndjson or text/plain',
+    keyInBody: false,
+    waitsForStream: (head) => (head.ack !== '' && head.ack.toLowerCase() === 'stream') || (head.query !== '' && ACK_STREAM_QUERY.test(head.query)),
+    read(body, format, maxDepth) {
+      scanEvents(body, format, maxDepth, spans);
+      return { body, spans, writeKey: '' };
+    },
+    answer(res, answer, corsOrigin) {
+      sendAccepted(res, answer.status, answer.accepted, corsOrigin);
+      return answer.status;
+    },
+  };
+  app.post(EVENTS_PATH, (res, _req, head) => postEvents(parts, eventsRoute, res, head));
 
   function preflight(res: HttpResponse, head: RequestHead, route: Route): void {
     const facts = factsOf(head, res);
@@ -294,30 +235,22 @@ export function createPublicApp(options: PublicAppOptions): TemplatedApp {
   // the page helps no one. The refusal is counted.
   app.get(PIXEL_PATH, (res, _req, head) => {
     const facts = factsOf(head, res);
-    const query = head.query;
-    const refusal = admit(head, facts);
-    const answerPixel = (answer?: Answer) => {
-      if (answer?.status === 503) metrics.reject(answer.error.code);
-      metrics.answer(PIXEL_PATH, 200);
-      sendPixel(res);
-    };
+    const pixel = new PixelRequest(res, metrics, facts);
     try {
+      const refusal = admit(head, facts);
       if (refusal) throw refusal;
-      const event = pixelEvent(query);
-      spans.clear();
-      spans.add(0, event.length);
-      take(res, event, spans, PIXEL_PATH, facts, false, answerPixel);
+      pixel.takeEvent(intake, pixelEvent(head.query), spans);
     } catch (err) {
       if (!(err instanceof RequestError)) log.error({ err }, 'unexpected error while taking a pixel event');
       metrics.reject(err instanceof RequestError ? err.code : 'internal');
-      answerPixel();
+      pixel.answerImage();
     }
   });
 
   app.any(EVENTS_PATH, (res, req) =>
     refuse(res, RequestError.methodNotAllowed(req.getMethod().toUpperCase(), EVENTS_PATH, 'POST, OPTIONS'), performance.now(), undefined),
   );
-  addSegmentRoutes({ app, options, factsOf, admit, take, refuse, preflight, bodyFormat });
+  addSegmentRoutes({ app, options, parts, preflight, bodyFormat });
   addHealthRoutes(app, readiness, metrics);
   app.any('/*', (res, req) => {
     metrics.answer('other', 404);

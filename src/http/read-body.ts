@@ -1,5 +1,5 @@
 // Reads a request body within a byte limit while it arrives. A body that comes in one chunk (most
-// events) is handed over without a copy: the view is valid only during the `done` call, because
+// events) is handed over without a copy: the view is valid only during the `bodyArrived` call, because
 // uWS neuters the chunk's ArrayBuffer when onData returns.
 
 import type { HttpResponse } from './uws';
@@ -10,6 +10,11 @@ import type { HttpResponse } from './uws';
  */
 export type BodyOutcome = Uint8Array | 'too_large' | 'timeout';
 
+/** Who gets the outcome: an object of the request's, rather than a closure made for it. */
+export interface BodyReceiver {
+  bodyArrived(outcome: BodyOutcome): void;
+}
+
 const INITIAL_CHUNKED_CAPACITY = 16 * 1024;
 
 /**
@@ -17,7 +22,7 @@ const INITIAL_CHUNKED_CAPACITY = 16 * 1024;
  * (after 10 to 30 s, by build), but a client sending a byte every few seconds is never idle: a body that comes in
  * several chunks must be whole within timeoutMs. (One-chunk bodies start no timer.)
  */
-export function readBody(res: HttpResponse, declaredLength: number, maxBytes: number, timeoutMs: number, done: (outcome: BodyOutcome) => void): void {
+export function readBody(res: HttpResponse, declaredLength: number, maxBytes: number, timeoutMs: number, receiver: BodyReceiver): void {
   let aborted = false;
   let refused = false;
   let buffer: Buffer | undefined;
@@ -35,18 +40,18 @@ export function readBody(res: HttpResponse, declaredLength: number, maxBytes: nu
       refused = true;
       buffer = undefined;
       clearTimeout(deadline);
-      done('too_large');
+      receiver.bodyArrived('too_large');
       return;
     }
     if (isLast && buffer === undefined) {
-      done(bytes);
+      receiver.bodyArrived(bytes);
       return;
     }
     deadline ??= setTimeout(() => {
       if (aborted || refused) return;
       refused = true;
       buffer = undefined;
-      done('timeout');
+      receiver.bodyArrived('timeout');
     }, timeoutMs);
     buffer ??= Buffer.allocUnsafe(declaredLength > 0 ? declaredLength : INITIAL_CHUNKED_CAPACITY);
     if (received + bytes.length > buffer.length) {
@@ -60,7 +65,7 @@ export function readBody(res: HttpResponse, declaredLength: number, maxBytes: nu
       clearTimeout(deadline);
       const body = buffer.subarray(0, received);
       buffer = undefined;
-      done(body);
+      receiver.bodyArrived(body);
     }
   });
 }

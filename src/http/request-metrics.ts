@@ -1,5 +1,6 @@
 // Counting answers by route and status, and refused events by reason, with handles made once.
 
+import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../errors';
 import { METRICS, REJECT_REASONS, ROUTES, STATUSES } from '../metrics/metric-definitions';
 import type { CounterHandle, HistogramHandle, SharedMetrics } from '../metrics/shared-metrics';

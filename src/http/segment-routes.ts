@@ -6,12 +6,10 @@
 // and their answer, 200 {"success":true}, are Segment's.
 
 import { RequestError, STATUS_TEXT } from '../errors';
-import type { EventSpans, BodyFormat } from '../events/json-scan';
+import type { BodyFormat } from '../events/json-scan';
 import { SegmentReader, type SegmentType } from '../events/segment';
-import type { Answer } from '../intake/intake';
-import type { PublicAppOptions, RequestFacts } from './public-app';
-import { bodyEncoding, inflateBody } from './inflate';
-import { readBody } from './read-body';
+import { postEvents, type EventPostParts, type EventRoute, type RequestFacts } from './event-post';
+import type { PublicAppOptions } from './public-app';
 import type { RequestHead } from './request-head';
 import type { Route } from './request-metrics';
 import { sendError, writeCors } from './responses';
@@ -20,22 +18,11 @@ import type { HttpRequest, HttpResponse } from './uws';
 type Handler = (res: HttpResponse, req: HttpRequest, head: RequestHead) => void;
 type Register = (path: string, handler: Handler) => unknown;
 
-/** What the public app lends its Segment routes: the same checks, intake and refusals as /v1/events. */
-export interface EventRouteKit {
+/** What the public app lends its Segment routes: the same event POST as /v1/events, its preflight and its body formats. */
+export interface SegmentRouteKit {
   readonly app: { readonly post: Register; readonly get: Register; readonly options: Register; readonly any: Register };
   readonly options: PublicAppOptions;
-  factsOf(head: RequestHead, res: HttpResponse): RequestFacts;
-  admit(head: RequestHead, facts: RequestFacts, checkKey: boolean): RequestError | undefined;
-  take(
-    res: HttpResponse,
-    body: Uint8Array,
-    spans: EventSpans,
-    path: string,
-    facts: RequestFacts,
-    waitForStream: boolean,
-    answer: (answer: Answer) => void,
-  ): void;
-  refuse(res: HttpResponse, error: RequestError, startedMs: number, facts: RequestFacts | undefined, close: boolean, route: Route, body?: Uint8Array): void;
+  readonly parts: EventPostParts;
   preflight(res: HttpResponse, head: RequestHead, route: Route): void;
   bodyFormat(contentType: string): BodyFormat | undefined;
 }
@@ -88,61 +75,33 @@ export function segmentSettings(writeKey: string, apiHost: string, protocol: str
   });
 }
 
-export function addSegmentRoutes(kit: EventRouteKit): void {
-  const { app, options } = kit;
-  const { metrics, readiness, admission, log } = options;
+export function addSegmentRoutes(kit: SegmentRouteKit): void {
+  const { app, options, parts } = kit;
+  const { metrics, admission } = options;
   const reader = new SegmentReader();
+  // analytics-next sends text/plain (no preflight); a batch of lines is not Segment's.
+  const format = (contentType: string): BodyFormat | undefined => {
+    const found = kit.bodyFormat(contentType);
+    return found === 'ndjson' ? undefined : found;
+  };
 
   function addCall(path: Route, type: SegmentType | 'batch'): void {
-    app.post(path, (res, _req, head) => {
-      const started = performance.now();
-      const facts = kit.factsOf(head, res);
-      const refuse = (error: RequestError, close = false, body?: Uint8Array) => kit.refuse(res, error, started, facts, close, path, body);
-      // A key in the head is checked before the body is read; otherwise it must come in the body.
-      const keyInHead = head.authorization !== '' || head.query.includes('writeKey=');
-      const refusal = kit.admit(head, facts, keyInHead);
-      if (refusal) return refuse(refusal, true);
-      if (head.contentLength === '' && head.transferEncoding.toLowerCase() !== 'chunked') {
-        return refuse(new RequestError('length_required', 'send Content-Length (or a chunked body)'), true);
-      }
-      const format = kit.bodyFormat(head.contentType);
-      if (format === undefined || format === 'ndjson') {
-        const message = `Content-Type ${head.contentType} is not accepted; send application/json or text/plain`;
-        return refuse(new RequestError('unsupported_media_type', message), true);
-      }
-      const encoding = bodyEncoding(head.contentEncoding);
-      if (encoding === undefined) {
-        const message = `Content-Encoding ${head.contentEncoding} is not accepted; send gzip, deflate or identity`;
-        return refuse(new RequestError('unsupported_media_type', message), true);
-      }
-      const declaredLength = Number(head.contentLength || 0);
-      if (declaredLength > options.maxBodyBytes) {
-        return refuse(new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${options.maxBodyBytes}`), true);
-      }
-      readBody(res, declaredLength, options.maxBodyBytes, options.bodyTimeoutMs, (body) => {
-        if (body === 'timeout') {
-          return res.cork(() => refuse(new RequestError('body_timeout', `the body did not arrive whole within ${options.bodyTimeoutMs} ms`), true));
-        }
-        if (body === 'too_large') return refuse(new RequestError('body_too_large', `the body is larger than the limit of ${options.maxBodyBytes} bytes`), true);
-        if (!readiness.acceptingEvents) return refuse(new RequestError('draining', 'the gateway is shutting down; retry on another instance'));
-        const received = body;
-        try {
-          if (encoding !== 'identity') body = inflateBody(body, encoding, options.maxInflatedBytes, options.maxInflateRatio);
-          reader.read(body, type, options.maxEventDepth);
-          const keyRefusal = keyInHead ? undefined : admission.checkKey(reader.writeKey);
-          if (keyRefusal) return refuse(keyRefusal);
-          kit.take(res, reader.body, reader.spans, path, facts, false, (answer) => {
-            if (answer.status === 503) return refuse(answer.error);
-            metrics.answerTimed(path, 200, started);
-            sendSuccess(res, facts.corsOrigin);
-          });
-        } catch (err) {
-          if (err instanceof RequestError) return refuse(err, false, received);
-          log.error({ err }, 'unexpected error while taking Segment calls');
-          refuse(new RequestError('internal', 'unexpected error; the events were not accepted'), false, received);
-        }
-      });
-    });
+    const route: EventRoute = {
+      path,
+      format,
+      mediaTypes: 'application/json or text/plain',
+      keyInBody: true,
+      waitsForStream: () => false,
+      read(body, _format, maxDepth) {
+        reader.read(body, type, maxDepth);
+        return reader;
+      },
+      answer(res, _answer, corsOrigin) {
+        sendSuccess(res, corsOrigin);
+        return 200;
+      },
+    };
+    app.post(path, (res, _req, head) => postEvents(parts, route, res, head));
     app.options(path, (res, _req, head) => kit.preflight(res, head, path));
     app.any(path, (res, req) => {
       metrics.reject('method_not_allowed');
@@ -156,7 +115,7 @@ export function addSegmentRoutes(kit: EventRouteKit): void {
   }
 
   app.get(SETTINGS_ROUTE, (res, req, head) => {
-    const facts = kit.factsOf(head, res);
+    const facts: RequestFacts = parts.factsOf(head, res);
     const match = SETTINGS_PATH.exec(req.getUrl());
     if (!match) {
       metrics.answer(SETTINGS_ROUTE, 404);

@@ -19,7 +19,14 @@ import type { StreamAcks } from './stream-acks';
 
 export type Durability = 'memory' | 'disk';
 
-export type Answer = { readonly status: 200 | 202; readonly accepted: number } | { readonly status: 503; readonly error: RequestError };
+/** Events taken: 202 once in memory or on disk, 200 once Kinesis has them. */
+export type TakenAnswer = { readonly status: 200 | 202; readonly accepted: number };
+export type Answer = TakenAnswer | { readonly status: 503; readonly error: RequestError };
+
+/** Who hears when a request's events may be answered: at once (inside Intake.take), or later. */
+export interface AnswerListener {
+  onAnswer(answer: Answer): void;
+}
 
 export interface IntakeCounters {
   readonly eventsAccepted: CounterHandle;
@@ -60,11 +67,11 @@ export class Intake {
   }
 
   /**
-   * Takes every event of a request or none, and calls `answer` once the client may be told
+   * Takes every event of a request or none, and tells `listener` once the client may be told
    * (at once, after the spool commit, or after Kinesis confirmed them). Throws a RequestError when
    * the request is refused before anything was taken.
    */
-  take(body: Uint8Array, spans: EventSpans, meta: RequestMeta, waitForStream: boolean, answer: (answer: Answer) => void): void {
+  take(body: Uint8Array, spans: EventSpans, meta: RequestMeta, waitForStream: boolean, listener: AnswerListener): void {
     const { ring, spool, durability, counters } = this.options;
     const events = this.events;
     events.plan(body, spans, meta, ring.capacity / 2);
@@ -79,12 +86,12 @@ export class Intake {
       this.options.acks.park(firstSeq, accepted, (outcome) => {
         if (!outcome.timedOut && outcome.deadLettered === 0) {
           counters.acknowledged.stream.inc(accepted);
-          return answer({ status: 200, accepted });
+          return listener.onAnswer({ status: 200, accepted });
         }
         const rest = outcome.timedOut
           ? 'the wait timed out; the rest are still queued and will be delivered (sending them again may duplicate them)'
           : `${outcome.deadLettered} passed their TTL or were refused and are in the dead-letter file`;
-        answer({
+        listener.onAnswer({
           status: 503,
           error: new RequestError('not_confirmed', `${outcome.confirmed} of ${accepted} events were confirmed by Kinesis; ${rest}`, {
             accepted,
@@ -101,19 +108,19 @@ export class Intake {
       this.options.backlog?.written(firstSeq, accepted, meta.receivedAt);
       this.counted(accepted);
       counters.acknowledged.memory.inc(accepted);
-      answer({ status: 202, accepted });
+      listener.onAnswer({ status: 202, accepted });
       return;
     }
     if (!spool.writable) throw new RequestError('spool_unavailable', `the spool cannot be written (${spool.failureReason}); nothing was accepted`);
     if (!spool.hasRoom(events)) throw new RequestError('buffer_full', 'the gateway buffer and its spool are full');
     const firstSeq = spool.append(events, intoRing, (error) => {
       if (error)
-        return answer({
+        return listener.onAnswer({
           status: 503,
           error: new RequestError('spool_unavailable', `the spool cannot be written (${error.message}); the events are not acknowledged`),
         });
       counters.acknowledged[durability].inc(accepted);
-      answer({ status: 202, accepted });
+      listener.onAnswer({ status: 202, accepted });
     });
     if (intoRing) this.options.backlog?.written(firstSeq, accepted, meta.receivedAt);
     this.counted(accepted);

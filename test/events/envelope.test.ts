@@ -33,7 +33,7 @@ function takeIntoRing(ring: RingWriter, body: Uint8Array, spans: EventSpans, key
     keyRule: parsePartitionKeyRule(keyRule),
     counters: intakeCounters(metrics),
   });
-  intake.take(body, spans, meta, false, () => undefined);
+  intake.take(body, spans, meta, false, { onAnswer: () => undefined });
 }
 
 function ingest(body: string, capacity = 64 * 1024, keyRule = 'random'): { envelopes: Record<string, unknown>[]; keys: string[]; raw: string[] } {
@@ -134,7 +134,7 @@ describe('envelopes', () => {
       keyRule: parsePartitionKeyRule('random'),
       counters: intakeCounters(metrics),
     });
-    intake.take(body, spans, long, false, () => undefined);
+    intake.take(body, spans, long, false, { onAnswer: () => undefined });
     ring.closeBatch();
     const [record] = published.flatMap((b) => readBatch(new RingViews(buffer), b.start, b.end));
     assert.equal(JSON.parse(Buffer.from(record.data).toString()).ua, long.userAgent);

@@ -120,7 +120,7 @@ async function shipBacklog(t: TestContext, stream: string, holdMs: number, tasks
     for (let seq = 0; seq < events; seq++) {
       const body = Buffer.from(JSON.stringify({ seq, pad: 'x'.repeat(100) }));
       scanEvents(body, 'json', 32, spans);
-      intake.take(body, spans, { receivedAt: Date.now(), ip: '198.51.100.1', userAgent: 'test', path: '/v1/events' }, false, () => undefined);
+      intake.take(body, spans, { receivedAt: Date.now(), ip: '198.51.100.1', userAgent: 'test', path: '/v1/events' }, false, { onAnswer: () => undefined });
     }
     writer.closeBatch();
     await until(`every event is confirmed (${confirmed} of ${events})`, () => confirmed === events, 120_000);

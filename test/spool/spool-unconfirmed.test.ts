@@ -68,7 +68,7 @@ describe('spool: events left unconfirmed', () => {
     for (let seq = 0; seq < 200; seq++) {
       const body = Buffer.from(JSON.stringify({ seq, pad: 'x'.repeat(60) }));
       scanEvents(body, 'json', 32, spans);
-      first.intake.take(body, spans, meta, false, (answer) => answers.push(answer));
+      first.intake.take(body, spans, meta, false, { onAnswer: (answer) => answers.push(answer) });
       if (seq % 10 === 9) await until(`${seq + 1} answers`, () => answers.length === seq + 1, 10_000);
     }
     assert.ok(answers.every((a) => a.status === 202));

@@ -69,7 +69,7 @@ class Harness {
   take(seq: number, padBytes = 60): void {
     const body = Buffer.from(JSON.stringify({ seq, pad: 'x'.repeat(padBytes) }));
     scanEvents(body, 'json', 32, this.spans);
-    this.intake.take(body, this.spans, meta, false, (answer) => this.answers.push(answer));
+    this.intake.take(body, this.spans, meta, false, { onAnswer: (answer) => this.answers.push(answer) });
   }
 
   /** Plays the shipper: reads and settles every published batch until `count` events have shipped. */
