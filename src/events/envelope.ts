@@ -76,6 +76,31 @@ function writeBytes(dest: Uint8Array, at: number, bytes: Uint8Array): number {
   return at + bytes.length;
 }
 
+/**
+ * A field's last value and its encoded bytes. Consecutive requests mostly share their path (the
+ * same string per route), their millisecond, and often their User-Agent (browsers freeze theirs to
+ * a few values): those are copied instead of encoded again. One per field, on one thread.
+ */
+class LastEncoding<T extends string | number> {
+  private value: T | undefined;
+  private encoded: Uint8Array = new Uint8Array(0);
+
+  constructor(private readonly encode: (dest: Buffer, at: number, value: T) => number) {}
+
+  write(dest: Buffer, at: number, value: T): number {
+    if (value === this.value) return writeBytes(dest, at, this.encoded);
+    const end = this.encode(dest, at, value);
+    this.encoded = new Uint8Array(dest.subarray(at, end)); // a copy: dest is reused
+    this.value = value;
+    return end;
+  }
+}
+
+const lastReceivedAt = new LastEncoding<number>(writeNumber);
+const lastIp = new LastEncoding<string>(writeJsonString);
+const lastUserAgent = new LastEncoding<string>(writeJsonString);
+const lastPath = new LastEncoding<string>(writeJsonString);
+
 /** The middle's constant bytes, with room for the 16 digits of any safe integer and six quotes. */
 const MIDDLE_FIXED_BYTES = RECEIVED_AT_FIELD_BYTES.length + 16 + IP_FIELD.length + UA_FIELD.length + PATH_FIELD.length + EVENT_FIELD.length + 6;
 
@@ -91,10 +116,10 @@ export function envelopeMiddleBound(meta: RequestMeta): number {
  */
 export function writeEnvelopeMiddle(dest: Buffer, meta: RequestMeta): number {
   let at = writeBytes(dest, 0, RECEIVED_AT_FIELD_BYTES);
-  at = writeNumber(dest, at, meta.receivedAt);
-  at = writeJsonString(dest, writeBytes(dest, at, IP_FIELD), meta.ip);
-  at = writeJsonString(dest, writeBytes(dest, at, UA_FIELD), meta.userAgent);
-  at = writeJsonString(dest, writeBytes(dest, at, PATH_FIELD), meta.path);
+  at = lastReceivedAt.write(dest, at, meta.receivedAt);
+  at = lastIp.write(dest, writeBytes(dest, at, IP_FIELD), meta.ip);
+  at = lastUserAgent.write(dest, writeBytes(dest, at, UA_FIELD), meta.userAgent);
+  at = lastPath.write(dest, writeBytes(dest, at, PATH_FIELD), meta.path);
   return writeBytes(dest, at, EVENT_FIELD);
 }
 

@@ -117,6 +117,22 @@ describe('envelopes', () => {
     }
   });
 
+  it("are the same when a field repeats the last request's value (copied) or changes (encoded again)", () => {
+    const fresh = (text: string) => [...text].join(''); // equal content, another string
+    const ua = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) "frozen"';
+    const sequence: RequestMeta[] = [
+      { receivedAt: 1_700_000_000_123, ip: '203.0.113.7', userAgent: ua, path: '/v1/events' },
+      { receivedAt: 1_700_000_000_123, ip: fresh('203.0.113.7'), userAgent: fresh(ua), path: '/v1/events' },
+      { receivedAt: 1_700_000_000_124, ip: '203.0.113.8', userAgent: ua.replace('Win64', 'WOW64'), path: '/v1/pixel.gif' },
+      { receivedAt: 1_700_000_000_124, ip: '203.0.113.8', userAgent: 'é\n', path: '/v1/pixel.gif' },
+      { receivedAt: 1_700_000_000_123, ip: '203.0.113.7', userAgent: fresh(ua), path: '/v1/events' },
+    ];
+    for (const m of sequence) {
+      const expected = `","receivedAt":${m.receivedAt},"ip":${JSON.stringify(m.ip)},"ua":${JSON.stringify(m.userAgent)},"path":${JSON.stringify(m.path)},"event":`;
+      assert.equal(envelopeMiddle(m).toString(), expected);
+    }
+  });
+
   it('grow their scratch space for a User-Agent longer than it', () => {
     const long = { ...meta, userAgent: 'é"'.repeat(20_000) };
     const buffer = createRingBuffer(1024 * 1024);
