@@ -81,7 +81,8 @@ export function postEvents(parts: EventPostParts, route: EventRoute, res: HttpRe
   const facts = parts.factsOf(head, res);
   const { limits } = parts;
   const keyInHead = !route.keyInBody || head.authorization !== '' || head.query.includes('writeKey=');
-  const refusal = parts.admit(head, facts, keyInHead) ?? headRefusal(head, route, limits.maxBodyBytes);
+  const declaredLength = Number(head.contentLength || 0);
+  const refusal = parts.admit(head, facts, keyInHead) ?? headRefusal(head, route, declaredLength, limits.maxBodyBytes);
   // A refusal before the body is read closes the connection: its unread body must not be
   // mistaken for the next request.
   if (refusal) {
@@ -91,11 +92,11 @@ export function postEvents(parts: EventPostParts, route: EventRoute, res: HttpRe
   const format = route.format(head.contentType)!;
   const encoding = bodyEncoding(head.contentEncoding)!;
   const post = new EventPost(parts, route, res, started, facts, format, encoding, keyInHead, route.waitsForStream(head));
-  readBody(res, Number(head.contentLength || 0), limits.maxBodyBytes, limits.bodyTimeoutMs, post);
+  readBody(res, declaredLength, limits.maxBodyBytes, limits.bodyTimeoutMs, post);
 }
 
 /** Why the head of an event POST is refused, if it is: no length, an unknown type or encoding, a length over the limit. */
-function headRefusal(head: RequestHead, route: EventRoute, maxBodyBytes: number): RequestError | undefined {
+function headRefusal(head: RequestHead, route: EventRoute, declaredLength: number, maxBodyBytes: number): RequestError | undefined {
   if (head.contentLength === '' && head.transferEncoding.toLowerCase() !== 'chunked') {
     return new RequestError('length_required', 'send Content-Length (or a chunked body)');
   }
@@ -105,7 +106,6 @@ function headRefusal(head: RequestHead, route: EventRoute, maxBodyBytes: number)
   if (bodyEncoding(head.contentEncoding) === undefined) {
     return new RequestError('unsupported_media_type', `Content-Encoding ${head.contentEncoding} is not accepted; send gzip, deflate or identity`);
   }
-  const declaredLength = Number(head.contentLength || 0);
   if (declaredLength > maxBodyBytes) {
     return new RequestError('body_too_large', `the body has ${declaredLength} bytes, more than the limit of ${maxBodyBytes}`);
   }

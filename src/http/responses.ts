@@ -15,7 +15,9 @@ export interface ResponseExtras {
   readonly corsOrigin?: string;
 }
 
-const STATUS_LINES = new Map(Object.entries(STATUS_TEXT).map(([status, text]) => [Number(status), Buffer.from(text)]));
+/** By status code: an array, not a map, as it is read for every answer. */
+const STATUS_LINES: Buffer[] = [];
+for (const [status, text] of Object.entries(STATUS_TEXT)) STATUS_LINES[Number(status)] = Buffer.from(text);
 const CONTENT_TYPE = Buffer.from('Content-Type');
 const JSON_TYPE = Buffer.from('application/json');
 /** `{"accepted":N}` for the counts most requests have; others are written as text. */
@@ -28,7 +30,7 @@ export function writeCors(res: HttpResponse, corsOrigin: string | undefined): vo
 }
 
 function writeJsonHead(res: HttpResponse, status: number): void {
-  res.writeStatus(STATUS_LINES.get(status) ?? String(status));
+  res.writeStatus(STATUS_LINES[status] ?? String(status));
   res.writeHeader(CONTENT_TYPE, JSON_TYPE);
 }
 
