@@ -101,9 +101,24 @@ function skipUtf8Sequence(): void {
   pos += length;
 }
 
+/**
+ * The end of the run of plain ASCII string bytes at `at` (no quote, backslash, control or non-ASCII
+ * byte): most of a body. A loop over locals: the module's `pos` would be stored for every byte.
+ */
+function plainRunEnd(bytes: Uint8Array, at: number, stop: number): number {
+  while (at < stop) {
+    const b = bytes[at];
+    if (b === QUOTE || b === BACKSLASH || b < SPACE || b >= 0x80) return at;
+    at++;
+  }
+  return at;
+}
+
 function scanString(): void {
   pos++; // opening quote
   while (pos < end) {
+    pos = plainRunEnd(buf, pos, end);
+    if (pos >= end) break;
     const b = buf[pos];
     if (b === QUOTE) {
       pos++;
@@ -120,8 +135,6 @@ function scanString(): void {
       } else fail('bad escape');
     } else if (b < SPACE) {
       fail('control character in string');
-    } else if (b < 0x80) {
-      pos++;
     } else {
       skipUtf8Sequence();
     }
