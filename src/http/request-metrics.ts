@@ -1,4 +1,5 @@
 // Counting answers by route and status, and refused events by reason, with handles made once.
+// Only the main thread counts and reads these: its handles count locally until read.
 
 import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../errors';
@@ -8,8 +9,8 @@ import type { CounterHandle, HistogramHandle, SharedMetrics } from '../metrics/s
 export type Route = (typeof ROUTES)[number];
 
 export class RequestMetrics {
-  /** Per route, the counters of its answers indexed by status. */
-  private readonly answered = new Map<Route, CounterHandle[]>();
+  /** Per route, the counters of its answers indexed by status (an object, not a map: read for every answer). */
+  private readonly answered: Record<string, CounterHandle[]> = Object.create(null);
   private readonly rejected = new Map<string, CounterHandle>();
   readonly corsRefused: CounterHandle;
   private readonly eventRequestDuration: HistogramHandle;
@@ -17,21 +18,16 @@ export class RequestMetrics {
   constructor(metrics: SharedMetrics) {
     for (const route of ROUTES) {
       const byStatus: CounterHandle[] = [];
-      for (const status of STATUSES) byStatus[Number(status)] = metrics.counter(METRICS.requests, route, status);
-      this.answered.set(route, byStatus);
+      for (const status of STATUSES) byStatus[Number(status)] = metrics.localCounter(METRICS.requests, route, status);
+      this.answered[route] = byStatus;
     }
-    for (const reason of REJECT_REASONS) this.rejected.set(reason, metrics.counter(METRICS.eventsRejected, reason));
-    this.corsRefused = metrics.counter(METRICS.corsRefused);
-    this.eventRequestDuration = metrics.histogram(METRICS.requestDuration);
+    for (const reason of REJECT_REASONS) this.rejected.set(reason, metrics.localCounter(METRICS.eventsRejected, reason));
+    this.corsRefused = metrics.localCounter(METRICS.corsRefused);
+    this.eventRequestDuration = metrics.localHistogram(METRICS.requestDuration);
   }
 
   answer(route: Route, status: number): void {
-    this.answered.get(route)?.[status]?.inc();
-  }
-
-  /** An answer to POST /v1/events, timed from `startedMs` (performance.now() at its headers). */
-  answerEvents(status: number, startedMs: number): void {
-    this.answerTimed('/v1/events', status, startedMs);
+    this.answered[route]?.[status]?.inc();
   }
 
   /** An answer to an event POST on `route`, timed from `startedMs`. */

@@ -36,12 +36,13 @@ export interface IntakeCounters {
 
 export function intakeCounters(metrics: SharedMetrics): IntakeCounters {
   return {
-    eventsAccepted: metrics.counter(METRICS.eventsAccepted),
-    partitionKeyFallbacks: metrics.counter(METRICS.partitionKeyFallbacks),
+    // The main thread's own: counted locally until it reads them.
+    eventsAccepted: metrics.localCounter(METRICS.eventsAccepted),
+    partitionKeyFallbacks: metrics.localCounter(METRICS.partitionKeyFallbacks),
     acknowledged: {
-      memory: metrics.counter(METRICS.eventsAcknowledged, 'memory'),
-      disk: metrics.counter(METRICS.eventsAcknowledged, 'disk'),
-      stream: metrics.counter(METRICS.eventsAcknowledged, 'stream'),
+      memory: metrics.localCounter(METRICS.eventsAcknowledged, 'memory'),
+      disk: metrics.localCounter(METRICS.eventsAcknowledged, 'disk'),
+      stream: metrics.localCounter(METRICS.eventsAcknowledged, 'stream'),
     },
   };
 }

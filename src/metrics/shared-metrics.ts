@@ -34,8 +34,8 @@ function big(n: number): bigint {
 
 export class CounterHandle {
   constructor(
-    private readonly cells: BigInt64Array,
-    private readonly slot: number,
+    protected readonly cells: BigInt64Array,
+    protected readonly slot: number,
   ) {}
   inc(by = 1): void {
     Atomics.add(this.cells, this.slot, big(by));
@@ -44,9 +44,9 @@ export class CounterHandle {
 
 export class HistogramHandle {
   constructor(
-    private readonly cells: BigInt64Array,
-    private readonly slot: number,
-    private readonly buckets: readonly number[],
+    protected readonly cells: BigInt64Array,
+    protected readonly slot: number,
+    protected readonly buckets: readonly number[],
   ) {}
   /** Records `times` observations of the same value. */
   observe(value: number, times = 1): void {
@@ -55,6 +55,58 @@ export class HistogramHandle {
     Atomics.add(this.cells, this.slot + bucket, big(times));
     Atomics.add(this.cells, this.slot + this.buckets.length + 1, big(times));
     Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(value * SUM_SCALE * times)));
+  }
+}
+
+/**
+ * Local handles of this thread with counts not yet added to the shared cells. The main thread's
+ * per-request counters count locally (an Atomics.add on a BigInt64Array allocates a BigInt per
+ * call) and are added whenever this thread reads the metrics: it is the only one that reads them.
+ */
+const unflushed: { flush(): void }[] = [];
+
+function flushLocalHandles(): void {
+  for (const handle of unflushed) handle.flush();
+  unflushed.length = 0;
+}
+
+class LocalCounterHandle extends CounterHandle {
+  private pending = 0;
+
+  override inc(by = 1): void {
+    if (this.pending === 0) unflushed.push(this);
+    this.pending += by;
+  }
+
+  flush(): void {
+    Atomics.add(this.cells, this.slot, BigInt(this.pending));
+    this.pending = 0;
+  }
+}
+
+class LocalHistogramHandle extends HistogramHandle {
+  private readonly pendingBuckets = new Float64Array(this.buckets.length + 1);
+  private pendingCount = 0;
+  private pendingSum = 0;
+
+  override observe(value: number, times = 1): void {
+    let bucket = 0;
+    while (bucket < this.buckets.length && value > this.buckets[bucket]) bucket++;
+    if (this.pendingCount === 0) unflushed.push(this);
+    this.pendingBuckets[bucket] += times;
+    this.pendingCount += times;
+    this.pendingSum += value * times;
+  }
+
+  flush(): void {
+    for (let bucket = 0; bucket < this.pendingBuckets.length; bucket++) {
+      if (this.pendingBuckets[bucket] !== 0) Atomics.add(this.cells, this.slot + bucket, BigInt(this.pendingBuckets[bucket]));
+    }
+    Atomics.add(this.cells, this.slot + this.buckets.length + 1, BigInt(this.pendingCount));
+    Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(this.pendingSum * SUM_SCALE)));
+    this.pendingBuckets.fill(0);
+    this.pendingCount = 0;
+    this.pendingSum = 0;
   }
 }
 
@@ -81,8 +133,19 @@ export class SharedMetrics {
     return new HistogramHandle(this.cells, this.slotOf(def, labelValues), def.buckets!);
   }
 
+  /** A counter only this thread updates and reads (the main thread's per-request counts): counted locally until read. */
+  localCounter(def: MetricDefinition, ...labelValues: string[]): CounterHandle {
+    return new LocalCounterHandle(this.cells, this.slotOf(def, labelValues));
+  }
+
+  /** A histogram only this thread updates and reads: observed locally until read. */
+  localHistogram(def: MetricDefinition, ...labelValues: string[]): HistogramHandle {
+    return new LocalHistogramHandle(this.cells, this.slotOf(def, labelValues), def.buckets!);
+  }
+
   /** Current samples of one metric, in the shape prom-client's registry prints. */
   samples(def: MetricDefinition): MetricSample[] {
+    flushLocalHandles();
     const out: MetricSample[] = [];
     const { base, width } = placements.get(def)!;
     forEachCombination(def.labelValues, (index, values) => {
