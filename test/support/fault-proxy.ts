@@ -11,7 +11,7 @@ export interface Faults {
   failEntries: number;
   /** Error codes to fail entries with, picked in turn. */
   entryErrorCodes: string[];
-  /** Share of PutRecords calls to fail whole, 0..1, with this HTTP status (500 by default). */
+  /** Share of PutRecords calls to fail whole, 0..1, spread evenly from the first call on, with this HTTP status (500 by default). */
   failRequests: number;
   failStatus?: 500 | 503;
   /** Delay added before answering PutRecords. */
@@ -113,7 +113,7 @@ export async function startFaultProxy(targetEndpoint: string, faults: Faults, se
         counts.resets++;
         return req.socket.destroy();
       }
-      if (random() < faults.failRequests) {
+      if (spreadEvenly(faults.failRequests, counts.putRecordsCalls - 1)) {
         counts.requestsFailed++;
         const status = faults.failStatus ?? 500;
         return answer(
