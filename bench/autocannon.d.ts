@@ -15,6 +15,8 @@ declare module 'autocannon' {
     timeouts: number;
     non2xx: number;
     '2xx': number;
+    /** Answers by HTTP status. */
+    statusCodeStats: Record<string, { count: number }>;
     duration: number;
   }
   interface Options {

@@ -23,6 +23,8 @@ export interface LoadResult {
   readonly p99Ms: number;
   readonly ok2xx: number;
   readonly non2xx: number;
+  /** The non-2xx answers by status, e.g. {"503": 120}. */
+  readonly non2xxByStatus: Record<string, number>;
   readonly errors: number;
   readonly durationS: number;
   /** CPU this process spent while autocannon ran, user + system. */
@@ -50,6 +52,11 @@ async function main(): Promise<void> {
     p99Ms: result.latency.p99,
     ok2xx: result['2xx'],
     non2xx: result.non2xx,
+    non2xxByStatus: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {})
+        .filter(([status]) => !status.startsWith('2'))
+        .map(([status, { count }]) => [status, count]),
+    ),
     errors: result.errors + result.timeouts,
     durationS: result.duration,
     cpuS: (cpu.user + cpu.system) / 1e6,

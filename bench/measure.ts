@@ -20,6 +20,8 @@ export interface Run {
   p99Ms: number;
   errors: number;
   non2xx: number;
+  /** The non-2xx answers by status. */
+  non2xxByStatus: Record<string, number>;
   /** Events in 2xx answers. */
   acknowledged: number;
   /** Seconds of load, as the harness saw them (the CPU window). */
@@ -94,6 +96,7 @@ export async function measure(scenario: Scenario, target: Target, durationS: num
     p99Ms: result.p99Ms,
     errors: result.errors,
     non2xx: result.non2xx,
+    non2xxByStatus: result.non2xxByStatus,
     acknowledged,
     windowS,
     mainThreadCpuPercent: percent(cpu.mainThreadS),

@@ -93,6 +93,15 @@ export function allDelivered(results: Results): boolean {
   );
 }
 
+/** The median of errors and non-2xx answers, and the statuses of the non-2xx answers over all runs. */
+function failuresCell(runs: Run[]): string {
+  const total = median(runs.map((r) => r.errors + r.non2xx));
+  const byStatus = new Map<string, number>();
+  for (const run of runs) for (const [status, count] of Object.entries(run.non2xxByStatus ?? {})) byStatus.set(status, (byStatus.get(status) ?? 0) + count);
+  if (byStatus.size === 0) return String(total);
+  return `${total} (${[...byStatus].map(([status, count]) => `${status}: ${int(count)}`).join(', ')} over the runs)`;
+}
+
 function deliveredCell(runs: Run[]): string {
   if (runs[0].delivered === undefined) return 'n/a';
   if (!runs.every(deliveredAll)) return 'MISSING';
@@ -104,7 +113,7 @@ function peakRows(runsByName: Record<string, Run[]>, names: string[]): string[] 
     const runs = runsByName[name];
     const med = (key: keyof Run) => median(runs.map((r) => Number(r[key] ?? 0)));
     const perMin = runs[0].deliveredEventsPerMin === undefined ? 'n/a' : int(med('deliveredEventsPerMin'));
-    return `| ${name} | ${int(med('requestsPerS'))} ${spread(runs.map((r) => r.requestsPerS))} | ${int(med('eventsPerS') * 60)} | ${perMin} | ${med('p50Ms')} / ${med('p99Ms')} | ${med('errors') + med('non2xx')} | ${pct(med('mainThreadCpuPercent'))} | ${pct(med('otherThreadsCpuPercent'))} | ${pct(med('localKinesisCpuPercent'))} | ${pct(med('loadGeneratorCpuPercent'))} | ${pct(med('machineCpuPercent'))} | ${deliveredCell(runs)} |`;
+    return `| ${name} | ${int(med('requestsPerS'))} ${spread(runs.map((r) => r.requestsPerS))} | ${int(med('eventsPerS') * 60)} | ${perMin} | ${med('p50Ms')} / ${med('p99Ms')} | ${failuresCell(runs)} | ${pct(med('mainThreadCpuPercent'))} | ${pct(med('otherThreadsCpuPercent'))} | ${pct(med('localKinesisCpuPercent'))} | ${pct(med('loadGeneratorCpuPercent'))} | ${pct(med('machineCpuPercent'))} | ${deliveredCell(runs)} |`;
   });
 }
 

@@ -34,13 +34,18 @@ const REPETITIONS = quick ? 1 : 3;
 const DEFAULT_RATE = 10_000;
 const OUT = path.resolve(option('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results'));
 
+function nonSuccesses(run: Run): string {
+  const statuses = Object.entries(run.non2xxByStatus);
+  return statuses.length === 0 ? '' : `, non-2xx ${statuses.map(([status, count]) => `${status}: ${count}`).join(', ')}`;
+}
+
 function describe(name: string, r: number, run: Run): string {
   const at = run.rate ? ` at ${run.rate} req/s` : '';
   return (
     `${name}${at} #${r + 1}: ${Math.round(run.requestsPerS)} req/s, ${Math.round(run.eventsPerS)} events/s, p99 ${run.p99Ms} ms, ` +
     `main thread ${Math.round(run.mainThreadCpuPercent)}% (${run.mainThreadUsPerRequest.toFixed(1)} µs/request), other threads ${Math.round(run.otherThreadsCpuPercent)}% (${run.otherThreadsUsPerEvent.toFixed(1)} µs/event), ` +
     `local Kinesis ${Math.round(run.localKinesisCpuPercent)}% (${run.localKinesisUsPerEvent.toFixed(1)} µs/event), load generator ${Math.round(run.loadGeneratorCpuPercent)}%, machine ${Math.round(run.machineCpuPercent)}%, ` +
-    `delivered ${run.delivered ?? '-'} of ${run.acknowledged}\n`
+    `delivered ${run.delivered ?? '-'} of ${run.acknowledged}${nonSuccesses(run)}\n`
   );
 }
 
