@@ -98,8 +98,8 @@ function failuresCell(runs: Run[]): string {
   const total = median(runs.map((r) => r.errors + r.non2xx));
   const byStatus = new Map<string, number>();
   for (const run of runs) for (const [status, count] of Object.entries(run.non2xxByStatus ?? {})) byStatus.set(status, (byStatus.get(status) ?? 0) + count);
-  if (byStatus.size === 0) return String(total);
-  return `${total} (${[...byStatus].map(([status, count]) => `${status}: ${int(count)}`).join(', ')} over the runs)`;
+  if (byStatus.size === 0) return int(total);
+  return `${int(total)} (${[...byStatus].map(([status, count]) => `${status}: ${int(count)}`).join(', ')} over the runs)`;
 }
 
 function deliveredCell(runs: Run[]): string {
