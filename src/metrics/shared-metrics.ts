@@ -74,7 +74,8 @@ class LocalCounterHandle extends CounterHandle {
   private pending = 0;
 
   override inc(by = 1): void {
-    if (this.pending === 0) unflushed.push(this);
+    // Listed once while it has a count to add: the list stays as short as the handles.
+    if (this.pending === 0 && by !== 0) unflushed.push(this);
     this.pending += by;
   }
 
@@ -92,7 +93,7 @@ class LocalHistogramHandle extends HistogramHandle {
   override observe(value: number, times = 1): void {
     let bucket = 0;
     while (bucket < this.buckets.length && value > this.buckets[bucket]) bucket++;
-    if (this.pendingCount === 0) unflushed.push(this);
+    if (this.pendingCount === 0 && times !== 0) unflushed.push(this);
     this.pendingBuckets[bucket] += times;
     this.pendingCount += times;
     this.pendingSum += value * times;
