@@ -81,29 +81,37 @@ export function postEvents(parts: EventPostParts, route: EventRoute, res: HttpRe
   const facts = parts.factsOf(head, res);
   const { limits } = parts;
   const keyInHead = !route.keyInBody || head.authorization !== '' || head.query.includes('writeKey=');
+  const format = route.format(head.contentType);
+  const encoding = bodyEncoding(head.contentEncoding);
   const declaredLength = Number(head.contentLength || 0);
-  const refusal = parts.admit(head, facts, keyInHead) ?? headRefusal(head, route, declaredLength, limits.maxBodyBytes);
+  const refusal = parts.admit(head, facts, keyInHead) ?? headRefusal(head, route, format, encoding, declaredLength, limits.maxBodyBytes);
   // A refusal before the body is read closes the connection: its unread body must not be
   // mistaken for the next request.
   if (refusal) {
     parts.refuse(res, refusal, started, facts, true, route.path);
     return;
   }
-  const format = route.format(head.contentType)!;
-  const encoding = bodyEncoding(head.contentEncoding)!;
-  const post = new EventPost(parts, route, res, started, facts, format, encoding, keyInHead, route.waitsForStream(head));
+  // headRefusal refuses an unknown type or encoding: both are known here.
+  const post = new EventPost(parts, route, res, started, facts, format!, encoding!, keyInHead, route.waitsForStream(head));
   readBody(res, declaredLength, limits.maxBodyBytes, limits.bodyTimeoutMs, post);
 }
 
 /** Why the head of an event POST is refused, if it is: no length, an unknown type or encoding, a length over the limit. */
-function headRefusal(head: RequestHead, route: EventRoute, declaredLength: number, maxBodyBytes: number): RequestError | undefined {
+function headRefusal(
+  head: RequestHead,
+  route: EventRoute,
+  format: BodyFormat | undefined,
+  encoding: BodyEncoding | undefined,
+  declaredLength: number,
+  maxBodyBytes: number,
+): RequestError | undefined {
   if (head.contentLength === '' && head.transferEncoding.toLowerCase() !== 'chunked') {
     return new RequestError('length_required', 'send Content-Length (or a chunked body)');
   }
-  if (route.format(head.contentType) === undefined) {
+  if (format === undefined) {
     return new RequestError('unsupported_media_type', `Content-Type ${head.contentType} is not accepted; send ${route.mediaTypes}`);
   }
-  if (bodyEncoding(head.contentEncoding) === undefined) {
+  if (encoding === undefined) {
     return new RequestError('unsupported_media_type', `Content-Encoding ${head.contentEncoding} is not accepted; send gzip, deflate or identity`);
   }
   if (declaredLength > maxBodyBytes) {
