@@ -34,8 +34,8 @@ function big(n: number): bigint {
 
 export class CounterHandle {
   constructor(
-    protected readonly cells: BigInt64Array,
-    protected readonly slot: number,
+    private readonly cells: BigInt64Array,
+    private readonly slot: number,
   ) {}
   inc(by = 1): void {
     Atomics.add(this.cells, this.slot, big(by));
@@ -50,11 +50,17 @@ export class HistogramHandle {
   ) {}
   /** Records `times` observations of the same value. */
   observe(value: number, times = 1): void {
-    let bucket = 0;
-    while (bucket < this.buckets.length && value > this.buckets[bucket]) bucket++;
+    const bucket = this.bucketOf(value);
     Atomics.add(this.cells, this.slot + bucket, big(times));
     Atomics.add(this.cells, this.slot + this.buckets.length + 1, big(times));
     Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(value * SUM_SCALE * times)));
+  }
+
+  /** The first bucket whose upper bound holds `value`; buckets.length for +Inf. */
+  protected bucketOf(value: number): number {
+    let bucket = 0;
+    while (bucket < this.buckets.length && value > this.buckets[bucket]) bucket++;
+    return bucket;
   }
 }
 
@@ -80,7 +86,7 @@ class LocalCounterHandle extends CounterHandle {
   }
 
   flush(): void {
-    Atomics.add(this.cells, this.slot, BigInt(this.pending));
+    super.inc(this.pending);
     this.pending = 0;
   }
 }
@@ -91,10 +97,8 @@ class LocalHistogramHandle extends HistogramHandle {
   private pendingSum = 0;
 
   override observe(value: number, times = 1): void {
-    let bucket = 0;
-    while (bucket < this.buckets.length && value > this.buckets[bucket]) bucket++;
     if (this.pendingCount === 0 && times !== 0) unflushed.push(this);
-    this.pendingBuckets[bucket] += times;
+    this.pendingBuckets[this.bucketOf(value)] += times;
     this.pendingCount += times;
     this.pendingSum += value * times;
   }
