@@ -49,11 +49,14 @@ function describe(name: string, r: number, run: Run): string {
   );
 }
 
+/**
+ * Runs each scenario REPETITIONS times, in rounds (every scenario once, then again): the ratios
+ * compare scenarios, and a machine that drifts over minutes then moves both sides of each ratio.
+ */
 async function runScenarios(names: readonly string[], rate?: number): Promise<Record<string, Run[]>> {
-  const results: Record<string, Run[]> = {};
-  for (const name of names) {
-    results[name] = [];
-    for (let r = 0; r < REPETITIONS; r++) {
+  const results: Record<string, Run[]> = Object.fromEntries(names.map((name) => [name, []]));
+  for (let r = 0; r < REPETITIONS; r++) {
+    for (const name of names) {
       const run = await runOnce(scenario(name), r, DURATION_S, rate);
       results[name].push(run);
       process.stderr.write(describe(name, r, run));
