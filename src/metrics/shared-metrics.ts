@@ -52,8 +52,13 @@ export class HistogramHandle {
   observe(value: number, times = 1): void {
     const bucket = this.bucketOf(value);
     Atomics.add(this.cells, this.slot + bucket, big(times));
-    Atomics.add(this.cells, this.slot + this.buckets.length + 1, big(times));
-    Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(value * SUM_SCALE * times)));
+    this.addCountAndSum(big(times), value * SUM_SCALE * times);
+  }
+
+  /** Adds to the count and to the sum (given times SUM_SCALE), the cells after the buckets. */
+  protected addCountAndSum(count: bigint, scaledSum: number): void {
+    Atomics.add(this.cells, this.slot + this.buckets.length + 1, count);
+    Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(scaledSum)));
   }
 
   /** The first bucket whose upper bound holds `value`; buckets.length for +Inf. */
@@ -107,8 +112,7 @@ class LocalHistogramHandle extends HistogramHandle {
     for (let bucket = 0; bucket < this.pendingBuckets.length; bucket++) {
       if (this.pendingBuckets[bucket] !== 0) Atomics.add(this.cells, this.slot + bucket, BigInt(this.pendingBuckets[bucket]));
     }
-    Atomics.add(this.cells, this.slot + this.buckets.length + 1, BigInt(this.pendingCount));
-    Atomics.add(this.cells, this.slot + this.buckets.length + 2, BigInt(Math.round(this.pendingSum * SUM_SCALE)));
+    this.addCountAndSum(BigInt(this.pendingCount), this.pendingSum * SUM_SCALE);
     this.pendingBuckets.fill(0);
     this.pendingCount = 0;
     this.pendingSum = 0;
