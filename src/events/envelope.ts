@@ -19,7 +19,6 @@ const CLOSE = 0x7d; // }
 const ID_AT = OPEN.length;
 
 const RECEIVED_AT_FIELD = '","receivedAt":';
-const RECEIVED_AT_FIELD_BYTES = Buffer.from(RECEIVED_AT_FIELD);
 const RECEIVED_AT_AT = OPEN.length + EVENT_ID_LENGTH + RECEIVED_AT_FIELD.length;
 
 /** Reads `receivedAt` back from an envelope's bytes: it sits at a fixed offset, after the id. */
@@ -45,9 +44,6 @@ export interface RequestMeta {
   readonly path: string;
 }
 
-const IP_FIELD = Buffer.from(',"ip":');
-const UA_FIELD = Buffer.from(',"ua":');
-const PATH_FIELD = Buffer.from(',"path":');
 const EVENT_FIELD = Buffer.from(',"event":');
 const QUOTE = 0x22;
 
@@ -77,36 +73,45 @@ function writeBytes(dest: Uint8Array, at: number, bytes: Uint8Array): number {
 }
 
 /**
- * A field's last value and its encoded bytes. Consecutive requests mostly share their path (the
- * same string per route), their millisecond, and often their User-Agent (browsers freeze theirs to
- * a few values): those are copied instead of encoded again. One per field, on one thread.
+ * A field of the envelope middle: its name, and its last value with the bytes they encode to.
+ * Consecutive requests mostly share their path (the same string per route), their millisecond, and
+ * often their User-Agent (browsers freeze theirs to a few values): those are copied, name and value
+ * in one piece, instead of encoded again. One per field, on one thread.
  */
-class LastEncoding<T extends string | number> {
+class MiddleField<T extends string | number> {
+  private readonly name: Buffer;
   private value: T | undefined;
   private encoded: Uint8Array = new Uint8Array(0);
 
-  constructor(private readonly encode: (dest: Buffer, at: number, value: T) => number) {}
+  constructor(
+    name: string,
+    private readonly encode: (dest: Buffer, at: number, value: T) => number,
+  ) {
+    this.name = Buffer.from(name);
+  }
 
   write(dest: Buffer, at: number, value: T): number {
     if (value === this.value) return writeBytes(dest, at, this.encoded);
-    const end = this.encode(dest, at, value);
+    const end = this.encode(dest, writeBytes(dest, at, this.name), value);
     this.encoded = new Uint8Array(dest.subarray(at, end)); // a copy: dest is reused
     this.value = value;
     return end;
   }
+
+  /** The most bytes the field takes with the string `text`: at worst each character becomes a 6-byte \uXXXX escape. */
+  bound(text: string): number {
+    return this.name.length + 6 * text.length + 2;
+  }
 }
 
-const lastReceivedAt = new LastEncoding<number>(writeNumber);
-const lastIp = new LastEncoding<string>(writeJsonString);
-const lastUserAgent = new LastEncoding<string>(writeJsonString);
-const lastPath = new LastEncoding<string>(writeJsonString);
+const receivedAtField = new MiddleField<number>(RECEIVED_AT_FIELD, writeNumber);
+const ipField = new MiddleField<string>(',"ip":', writeJsonString);
+const userAgentField = new MiddleField<string>(',"ua":', writeJsonString);
+const pathField = new MiddleField<string>(',"path":', writeJsonString);
 
-/** The middle's constant bytes, with room for the 16 digits of any safe integer and six quotes. */
-const MIDDLE_FIXED_BYTES = RECEIVED_AT_FIELD_BYTES.length + 16 + IP_FIELD.length + UA_FIELD.length + PATH_FIELD.length + EVENT_FIELD.length + 6;
-
-/** The most bytes a request's envelope middle can take: at worst a character becomes a 6-byte \uXXXX escape. */
+/** The most bytes a request's envelope middle can take (a safe integer has at most 16 digits). */
 export function envelopeMiddleBound(meta: RequestMeta): number {
-  return MIDDLE_FIXED_BYTES + 6 * (meta.ip.length + meta.userAgent.length + meta.path.length);
+  return RECEIVED_AT_FIELD.length + 16 + ipField.bound(meta.ip) + userAgentField.bound(meta.userAgent) + pathField.bound(meta.path) + EVENT_FIELD.length;
 }
 
 /**
@@ -115,11 +120,10 @@ export function envelopeMiddleBound(meta: RequestMeta): number {
  * Written in place rather than built as a string and then encoded: it runs for every request.
  */
 export function writeEnvelopeMiddle(dest: Buffer, meta: RequestMeta): number {
-  let at = writeBytes(dest, 0, RECEIVED_AT_FIELD_BYTES);
-  at = lastReceivedAt.write(dest, at, meta.receivedAt);
-  at = lastIp.write(dest, writeBytes(dest, at, IP_FIELD), meta.ip);
-  at = lastUserAgent.write(dest, writeBytes(dest, at, UA_FIELD), meta.userAgent);
-  at = lastPath.write(dest, writeBytes(dest, at, PATH_FIELD), meta.path);
+  let at = receivedAtField.write(dest, 0, meta.receivedAt);
+  at = ipField.write(dest, at, meta.ip);
+  at = userAgentField.write(dest, at, meta.userAgent);
+  at = pathField.write(dest, at, meta.path);
   return writeBytes(dest, at, EVENT_FIELD);
 }
 
@@ -173,8 +177,13 @@ export class EnvelopeWriter {
     this.spans = spans;
     this.receivedAt = meta.receivedAt;
     const bound = envelopeMiddleBound(meta);
-    if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafe(bound);
-    this.middle = this.scratch.subarray(0, writeEnvelopeMiddle(this.scratch, meta));
+    if (this.scratch.length < bound) {
+      this.scratch = Buffer.allocUnsafe(bound);
+      this.middle = this.scratch.subarray(0, 0);
+    }
+    const middleLength = writeEnvelopeMiddle(this.scratch, meta);
+    // A view is made only when the length changes: making one costs more than the bytes it views.
+    if (this.middle.length !== middleLength) this.middle = this.scratch.subarray(0, middleLength);
     const overhead = OPEN.length + EVENT_ID_LENGTH + this.middle.length + 1;
     let total = 0;
     this.count = 0;
@@ -219,7 +228,8 @@ export class EnvelopeWriter {
       bytes.set(OPEN, at);
       writeEventId(bytes, at + ID_AT, this.receivedAt);
       bytes.set(middle, at + ID_AT + EVENT_ID_LENGTH);
-      bytes.set(body.subarray(start, end), at + eventOffset);
+      // Most requests carry one event and nothing around it: its bytes need no view of their own.
+      bytes.set(start === 0 && end === body.length ? body : body.subarray(start, end), at + eventOffset);
       bytes[at + eventOffset + end - start] = CLOSE;
       if (key) bytes.set(key, keyOffset(record));
       else if (keyBytes > 0) bytes.copyWithin(keyOffset(record), at + ID_AT, at + ID_AT + EVENT_ID_LENGTH);

@@ -156,6 +156,38 @@ describe('envelopes', () => {
     assert.equal(JSON.parse(Buffer.from(record.data).toString()).ua, long.userAgent);
   });
 
+  it("carry each request's own fields and events when one writer takes request after request", () => {
+    const buffer = createRingBuffer(64 * 1024);
+    const published: BatchDescriptor[] = [];
+    const ring = new RingWriter(buffer, { maxRecords: 500, maxBytes: 64 * 1024, lingerMs: 60_000 }, (b) => published.push(b));
+    const writer = new EnvelopeWriter();
+    // Same-length middles with other bytes, a middle of another length, and bodies that are one
+    // event exactly or hold their events among other bytes.
+    const requests: [RequestMeta, string][] = [
+      [meta, '{"n":1}'],
+      [{ ...meta, ip: '203.0.113.8', receivedAt: meta.receivedAt + 1 }, '{"n":2}\n'],
+      [{ ...meta, ip: '198.51.100.20' }, '[{"n":3},{"n":4}]'],
+      [{ ...meta, userAgent: 'Mozilla/5.0 "other"' }, '{"n":5}'],
+    ];
+    const spans = new EventSpans();
+    for (const [m, body] of requests) {
+      const bytes = Buffer.from(body);
+      scanEvents(bytes, 'auto', 32, spans);
+      writer.plan(bytes, spans, m, Number.POSITIVE_INFINITY);
+      writer.write(ring);
+    }
+    ring.closeBatch();
+    const envelopes = published.flatMap((b) => readBatch(new RingViews(buffer), b.start, b.end)).map((r) => JSON.parse(Buffer.from(r.data).toString()));
+    const fields = ({ receivedAt, ip, ua, event }: Record<string, unknown>) => ({ receivedAt, ip, ua, event });
+    assert.deepEqual(envelopes.map(fields), [
+      { receivedAt: meta.receivedAt, ip: meta.ip, ua: meta.userAgent, event: { n: 1 } },
+      { receivedAt: meta.receivedAt + 1, ip: '203.0.113.8', ua: meta.userAgent, event: { n: 2 } },
+      { receivedAt: meta.receivedAt, ip: '198.51.100.20', ua: meta.userAgent, event: { n: 3 } },
+      { receivedAt: meta.receivedAt, ip: '198.51.100.20', ua: meta.userAgent, event: { n: 4 } },
+      { receivedAt: meta.receivedAt, ip: meta.ip, ua: 'Mozilla/5.0 "other"', event: { n: 5 } },
+    ]);
+  });
+
   it('carry the --partition-key field as the record key, or the id when the field is missing', () => {
     const { envelopes, keys } = ingest('[{"userId":"u-1"},{"other":1},{"userId":7}]', 64 * 1024, 'field:userId');
     assert.deepEqual(keys, ['u-1', envelopes[1].id, '7']);
