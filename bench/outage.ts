@@ -11,13 +11,14 @@
 
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { metricsText, metricValue, rssBytes, waitUntilShipped } from '../test/support/load';
 import { CLI, startGateway, startLocalKinesis } from '../test/support/processes';
+import { tempDir } from '../test/support/temp-dir';
 
 const MiB = 1024 * 1024;
 
@@ -119,7 +120,7 @@ export async function runOutageBenchmark(): Promise<void> {
   const shards = option('--shards', 4);
   const stream = 'outage-bench';
   const kinesis = await startLocalKinesis(stream, shards);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'outage-bench-'));
+  const dir = tempDir('outage-bench-');
   const gateway = await startGateway([
     '--kinesis-endpoint',
     kinesis.endpoint,

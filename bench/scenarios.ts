@@ -2,12 +2,11 @@
 // and the scenarios that pair them.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { waitUntilShipped } from '../test/support/load';
 import { startGateway, startLocalKinesis } from '../test/support/processes';
+import { tempDir } from '../test/support/temp-dir';
 import { descendantsOf } from './cpu';
 
 const LOAD_BALANCER_HEADERS_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36';
@@ -206,7 +205,7 @@ export const SCENARIOS: readonly Scenario[] = [
     ...single,
     pipelining: 1,
     headline: true,
-    start: (stream) => startGatewayTarget(stream, undefined, ['--durability', 'disk', '--spool-dir', mkdtempSync(path.join(os.tmpdir(), 'bench-spool-'))]),
+    start: (stream) => startGatewayTarget(stream, undefined, ['--durability', 'disk', '--spool-dir', tempDir('bench-spool-')]),
   },
   { name: 'bare-pipelined', ...single, pipelining: PIPELINED, headline: false, start: startBare },
   { name: 'single-pipelined', ...single, pipelining: PIPELINED, headline: false, start: gateway },

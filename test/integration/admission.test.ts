@@ -1,17 +1,17 @@
 // Who may send: CORS origins, write keys, the per-IP rate, and the length and header limits.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { post, runCli, startGateway, tapStream, type Answer, type Gateway } from '../support/processes';
 import { waitUntilShipped } from '../support/load';
 import { rawRequest } from '../support/raw-request';
+import { tempDir } from '../support/temp-dir';
 
 const ALLOWED = 'https://shop.example';
 let gateway: Gateway;
-const keysFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'keys-')), 'keys.txt');
+const keysFile = path.join(tempDir('keys-'), 'keys.txt');
 
 before(async () => {
   writeFileSync(keysFile, 'file-key\n\n');

@@ -3,18 +3,17 @@
 // the tests freeze with SIGSTOP so that nothing ships.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { metricsText, metricValue, waitUntilShipped } from '../support/load';
 import { post, startGateway, startLocalKinesis, tapStream, type Gateway } from '../support/processes';
 import { until } from '../support/wait';
+import { tempDir } from '../support/temp-dir';
 
 const KiB = 1024;
 
 function spoolDir(): string {
-  return path.join(mkdtempSync(path.join(os.tmpdir(), 'buffer-limits-')), 'spool');
+  return path.join(tempDir('buffer-limits-'), 'spool');
 }
 
 async function readiness(gateway: Gateway): Promise<{ status: number; message?: string }> {

@@ -2,14 +2,13 @@
 // as its own process here so that it outlives the gateway, and can be frozen with SIGSTOP.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sendEvents, waitUntilShipped } from '../support/load';
 import { until } from '../support/wait';
 import { type Answer, post, startGateway, startLocalKinesis, tapStream, type Gateway } from '../support/processes';
+import { tempDir } from '../support/temp-dir';
 
 async function ringUsedBytes(gateway: Gateway): Promise<number> {
   const text = await (await fetch(gateway.adminUrl('/metrics'))).text();
@@ -181,7 +180,7 @@ describe('shutdown while Kinesis is stalled', () => {
   for (const durability of ['memory', 'disk'] as const) {
     it(`--durability ${durability}: a body that arrives after the listener closed gets 503 draining; past --shutdown-timeout-ms the gateway says what it leaves and exits 1`, async () => {
       const kinesis = await startLocalKinesis(`stalled-${durability}`, 1);
-      const spool = durability === 'disk' ? ['--durability', 'disk', '--spool-dir', path.join(mkdtempSync(path.join(os.tmpdir(), 'shutdown-')), 'spool')] : [];
+      const spool = durability === 'disk' ? ['--durability', 'disk', '--spool-dir', path.join(tempDir('shutdown-'), 'spool')] : [];
       const args = [
         '--kinesis-endpoint',
         kinesis.endpoint,

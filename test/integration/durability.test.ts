@@ -3,8 +3,7 @@
 // process (it outlives the gateways), reached directly or through the fault proxy.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { startFaultProxy } from '../support/fault-proxy';
@@ -12,12 +11,14 @@ import { flipRecordByte, spoolEntries, tearTail } from '../support/spool-files';
 import { metricsText, metricValue, sendEvents, steadyLoad, waitUntilShipped } from '../support/load';
 import { until } from '../support/wait';
 import { post, startGateway, startLocalKinesis, tapStream, type Envelope } from '../support/processes';
+import { tempDir } from '../support/temp-dir';
 
 /** Runs serve with worker threads that die mid-task (every CRASH_WORKER_EVERY-th task of a thread). */
 const SERVE_WITH_CRASHING_WORKERS = path.join(__dirname, '..', 'support', 'serve-with-crashing-workers.js');
 
-function tempDir(name: string): string {
-  return path.join(mkdtempSync(path.join(os.tmpdir(), 'durability-')), name);
+/** A path `name` in a new temporary directory. */
+function tempPath(name: string): string {
+  return path.join(tempDir('durability-'), name);
 }
 
 /** How many times each seq is on the stream. */
@@ -170,7 +171,7 @@ describe('a worker that dies mid-batch', () => {
 describe('a batch that fails every time', () => {
   it('is given up after 10 tries: its events go to the dead-letter file, counted and logged, and the gateway goes on', async () => {
     const kinesis = await startLocalKinesis('poison', 1);
-    const deadLetterFile = path.join(tempDir('dead'), '..', 'dead.ndjson');
+    const deadLetterFile = path.join(tempPath('dead'), '..', 'dead.ndjson');
     // Every task's worker ships half the batch and dies: the batch can never be confirmed.
     const args = ['--kinesis-endpoint', kinesis.endpoint, '--stream', 'poison', '--linger-ms', '5', '--dead-letter-file', deadLetterFile];
     const gateway = await startGateway(args, { CRASH_WORKER_EVERY: '1' }, SERVE_WITH_CRASHING_WORKERS);
@@ -203,7 +204,7 @@ describe('a batch that fails every time', () => {
 describe('SIGKILL under load', () => {
   it('--durability disk: after a restart on the same spool, every event that got a 2xx is on the stream', async (t: TestContext) => {
     const kinesis = await startLocalKinesis('kill-disk', 2);
-    const spool = tempDir('spool');
+    const spool = tempPath('spool');
     const args = ['--kinesis-endpoint', kinesis.endpoint, '--stream', 'kill-disk', '--durability', 'disk', '--spool-dir', spool, '--linger-ms', '20'];
     const first = await startGateway(args);
     const load = steadyLoad(first.url('/v1/events'), { perRequest: 20, concurrency: 8 });
@@ -267,7 +268,7 @@ describe('a damaged spool', () => {
   it('is reported at start, and only the damaged entries are skipped', async () => {
     const kinesis = await startLocalKinesis('damaged', 1);
     const proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0, entryErrorCodes: [], failRequests: 0 });
-    const spool = tempDir('spool');
+    const spool = tempPath('spool');
     const first = await startGateway(['--kinesis-endpoint', proxy.endpoint, '--stream', 'damaged', '--durability', 'disk', '--spool-dir', spool]);
     try {
       proxy.faults.downUntil = Date.now() + 600_000; // nothing ships: the spool keeps all 200

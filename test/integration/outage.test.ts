@@ -11,10 +11,9 @@
 //     event twice beyond what its summary reports.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +21,7 @@ import { metricsText, metricValue, rssBytes, steadyLoad, waitUntilShipped, type 
 import { post, runCli, startGateway, startLocalKinesis, tapStream, type Gateway, type LocalKinesisProcess } from '../support/processes';
 import { createStream } from '../support/read-stream';
 import { until } from '../support/wait';
+import { tempDir } from '../support/temp-dir';
 
 /** How long Kinesis is unreachable. The issue asks for 60 s: longer than the 30 s TTL of memory mode. */
 const OUTAGE_MS = 60_000;
@@ -143,7 +143,7 @@ async function startScenario(name: string, durability: 'disk' | 'memory', mode?:
     proxy = new OutageProxy(new URL(kinesis.endpoint));
     await proxy.listen();
   }
-  const dir = mkdtempSync(path.join(os.tmpdir(), `outage-${name}-`));
+  const dir = tempDir(`outage-${name}-`);
   const deadLetterFile = path.join(dir, 'dead-letter.ndjson');
   const args = [
     '--kinesis-endpoint',

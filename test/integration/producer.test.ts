@@ -3,8 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { SplitShardCommand } from '@aws-sdk/client-kinesis';
-import { readFileSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createKinesisClient } from '../../src/kinesis-client';
@@ -15,6 +14,7 @@ import { metricValue, sendEvents, waitUntilShipped } from '../support/load';
 import { until } from '../support/wait';
 import { startGateway, startLocalKinesis, tapStream, type LocalKinesisProcess } from '../support/processes';
 import { createStream, readShards, type RawShard } from '../support/read-stream';
+import { tempDir } from '../support/temp-dir';
 
 interface UserEvent {
   envelope: { id: string; event: { seq: number; userId?: string } };
@@ -198,7 +198,7 @@ describe('the producer on a local Kinesis', () => {
 
   it('writes events older than the record TTL to the dead-letter file, counted, never dropped', async () => {
     const stalled = await startLocalKinesis('ttl', 1);
-    const deadLetterFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'gateway-')), 'dead.ndjson');
+    const deadLetterFile = path.join(tempDir('gateway-'), 'dead.ndjson');
     const gateway = await startGateway([
       '--kinesis-endpoint',
       stalled.endpoint,

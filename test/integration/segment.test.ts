@@ -3,18 +3,18 @@
 // puts them, --ip-policy truncate on the stored address, and refused bodies kept in --rejects-file.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Analytics } from '@segment/analytics-node';
 import { metricsText, metricValue, waitUntilShipped } from '../support/load';
 import { post, startGateway, tapStream, type Envelope, type Gateway } from '../support/processes';
 import { until } from '../support/wait';
+import { tempDir } from '../support/temp-dir';
 
 const KEY = 'good-key';
 const basic = (key: string) => ({ authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}`, 'content-type': 'application/json' });
-const dir = mkdtempSync(path.join(os.tmpdir(), 'segment-'));
+const dir = tempDir('segment-');
 const rejectsFile = path.join(dir, 'rejects.ndjson');
 let gateway: Gateway;
 

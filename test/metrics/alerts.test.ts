@@ -4,12 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createRegistry, type MainThreadGauges } from '../../src/metrics/registry';
 import { SharedMetrics } from '../../src/metrics/shared-metrics';
+import { tempDir } from '../support/temp-dir';
 
 const RULES = path.join(__dirname, '..', '..', '..', 'grafana', 'alerts', 'kinesis-gateway-alerts.yml');
 
@@ -103,7 +103,7 @@ describe('alerting rules', () => {
   });
 
   it('fire on an outage as promtool test rules plays it', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'alerts-'));
+    const dir = tempDir('alerts-');
     const tests = path.join(dir, 'alerts-test.yml');
     writeFileSync(tests, UNIT_TESTS);
     assert.match(promtool(['test', 'rules', tests]), /SUCCESS/);

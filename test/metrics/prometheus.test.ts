@@ -4,8 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +12,7 @@ import { freePort } from '../support/ports';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { sendEvents } from '../support/load';
 import { startGateway, startLocalKinesis, type Gateway, type LocalKinesisProcess } from '../support/processes';
+import { tempDir } from '../support/temp-dir';
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const dashboard = JSON.parse(readFileSync(path.join(ROOT, 'grafana', 'dashboards', 'kinesis-gateway.json'), 'utf8'));
@@ -32,7 +32,7 @@ before(async () => {
   kinesis = await startLocalKinesis('observed', 2);
   // Some throttled entries, so that the per-shard throttle series exist.
   proxy = await startFaultProxy(kinesis.endpoint, { failEntries: 0.2, entryErrorCodes: ['ProvisionedThroughputExceededException'], failRequests: 0 });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'prometheus-'));
+  const dir = tempDir('prometheus-');
   // With the disk spool, so that its series carry real values.
   gateway = await startGateway([
     '--kinesis-endpoint',

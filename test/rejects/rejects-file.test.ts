@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { METRICS } from '../../src/metrics/metric-definitions';
 import { SharedMetrics } from '../../src/metrics/shared-metrics';
 import { REJECT_BODY_BYTES, REJECT_FILES, rejectsFileOf, type Rejected } from '../../src/rejects/rejects-file';
+import { tempDir } from '../support/temp-dir';
 
 const MiB = 1024 * 1024;
 
 function setup(perSecond: number, maxBytes = MiB) {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'rejects-')), 'rejects.ndjson');
+  const file = path.join(tempDir('rejects-'), 'rejects.ndjson');
   const metrics = new SharedMetrics();
   const rejects = rejectsFileOf({ rejectsFile: file, rejectsMaxBytes: maxBytes, rejectsPerSecond: perSecond }, metrics)!;
   const count = (outcome: string) => metrics.samples(METRICS.rejectsFile).find((s) => s.labels.outcome === outcome)!.value;

@@ -5,10 +5,8 @@
 // that holds every PutRecords call a while (so that calls overlap) and counts how many are open at once.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +21,7 @@ import { RingWriter } from '../../src/ring/ring-writer';
 import { Shipper } from '../../src/shipper/main-thread/shipper';
 import { startLocalKinesis, tapStream } from '../support/processes';
 import { until } from '../support/wait';
+import { tempDir } from '../support/temp-dir';
 
 /** Forwards to `target`, holding each PutRecords call `holdMs` first; counts the calls open at once. */
 async function countingProxy(target: string, holdMs: number) {
@@ -100,7 +99,7 @@ async function shipBacklog(t: TestContext, stream: string, holdMs: number, tasks
       aggregationMaxBytes: 51_200,
       rateLimitPercent: 100,
       recordTtlMs: Number.POSITIVE_INFINITY,
-      deadLetterFile: path.join(mkdtempSync(path.join(os.tmpdir(), 'in-flight-')), 'dead-letter.ndjson'),
+      deadLetterFile: path.join(tempDir('in-flight-'), 'dead-letter.ndjson'),
       ordered: false,
     },
   });

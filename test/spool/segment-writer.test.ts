@@ -2,9 +2,8 @@
 // a temporary directory. The test appends as the spool does on overflow (spilled events).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
@@ -20,11 +19,12 @@ import { spoolCounters } from '../../src/spool/spool';
 import { checkEntry, ENTRY_HEADER_BYTES } from '../../src/spool/spool-format';
 import { spoolEntries } from '../support/spool-files';
 import { until } from '../support/wait';
+import { tempDir } from '../support/temp-dir';
 
 const meta = { receivedAt: 1_700_000_000_000, ip: '198.51.100.1', userAgent: 'test', path: '/v1/events' };
 
 class Harness {
-  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'segment-writer-test-'));
+  readonly dir = tempDir('segment-writer-test-');
   readonly metrics = new SharedMetrics();
   readonly segments: SegmentList;
   readonly writer: SegmentWriter;

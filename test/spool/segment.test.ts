@@ -2,17 +2,17 @@
 // (real files in a temporary directory).
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Segment, SegmentTotals, type SpoolFiles } from '../../src/spool/segment';
+import { tempDir } from '../support/temp-dir';
 
 const files: SpoolFiles = { open, unlink };
 
 function tempFile(): string {
-  return path.join(mkdtempSync(path.join(os.tmpdir(), 'segment-test-')), 'segment-000000000001.log');
+  return path.join(tempDir('segment-test-'), 'segment-000000000001.log');
 }
 
 describe('spool segment', () => {

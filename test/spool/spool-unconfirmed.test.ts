@@ -3,8 +3,7 @@
 // plays the shipper.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
@@ -18,6 +17,7 @@ import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
 import { Spool, spoolCounters } from '../../src/spool/spool';
 import { flipRecordByte, spoolEntries, tearTail } from '../support/spool-files';
 import { until } from '../support/wait';
+import { tempDir } from '../support/temp-dir';
 
 const meta = { receivedAt: 1_700_000_000_000, ip: '198.51.100.1', userAgent: 'test', path: '/v1/events' };
 
@@ -61,7 +61,7 @@ function openSpool(dir: string, ringBytes: number) {
 
 describe('spool: events left unconfirmed', () => {
   it("counts the events of an earlier run's segments that are not read yet, damaged entries left out", async () => {
-    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'spool-unconfirmed-')), 'spool');
+    const dir = path.join(tempDir('spool-unconfirmed-'), 'spool');
     const first = openSpool(dir, 64 * 1024);
     const answers: Answer[] = [];
     const spans = new EventSpans();

@@ -2,9 +2,8 @@
 // the test, which settles the published batches when it chooses.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import pino from 'pino';
@@ -20,6 +19,7 @@ import { RingWriter, type BatchDescriptor } from '../../src/ring/ring-writer';
 import { Spool, spoolCounters, type SpoolFiles } from '../../src/spool/spool';
 import { flipEntryByte, flipRecordByte, spoolEntries, tearTail } from '../support/spool-files';
 import { until } from '../support/wait';
+import { tempDir } from '../support/temp-dir';
 
 const meta = { receivedAt: 1_700_000_000_000, ip: '198.51.100.1', userAgent: 'test', path: '/v1/events' };
 
@@ -126,8 +126,8 @@ function heldDatasync(): { files: SpoolFiles; release: () => void; readonly pend
   return held;
 }
 
-function tempDir(): string {
-  return path.join(mkdtempSync(path.join(os.tmpdir(), 'spool-test-')), 'spool');
+function spoolDir(): string {
+  return path.join(tempDir('spool-test-'), 'spool');
 }
 
 describe('spool', () => {
@@ -135,7 +135,7 @@ describe('spool', () => {
     it(`${durability}: no request whose events go to the spool is answered before the datasync of their group commit returns`, async () => {
       // With disk every event is spooled; with memory the ring (4 KiB) takes about 20, the rest spill.
       const held = heldDatasync();
-      const h = new Harness(tempDir(), durability, durability === 'disk' ? 64 * 1024 : 4096, 64 * 1024 * 1024, held.files);
+      const h = new Harness(spoolDir(), durability, durability === 'disk' ? 64 * 1024 : 4096, 64 * 1024 * 1024, held.files);
       for (let seq = 0; seq < 100; seq++) h.take(seq);
       await until('a group commit is in its datasync', () => held.pending > 0, 5000);
       const spilled = h.metrics.total(METRICS.spoolSpilled);
@@ -152,7 +152,7 @@ describe('spool', () => {
   }
 
   it('overflow: what the ring cannot take is spilled to disk and comes back in order, once each', async () => {
-    const h = new Harness(tempDir(), 'memory', 4096);
+    const h = new Harness(spoolDir(), 'memory', 4096);
     for (let seq = 0; seq < 300; seq++) h.take(seq);
     await h.answered(300);
     assert.ok(h.answers.every((a) => a.status === 202));
@@ -168,7 +168,7 @@ describe('spool', () => {
   });
 
   it('overflow stops at --spool-max-bytes with 503 buffer_full; nothing past it is acknowledged', async () => {
-    const h = new Harness(tempDir(), 'memory', 4096, 16 * 1024);
+    const h = new Harness(spoolDir(), 'memory', 4096, 16 * 1024);
     let refused: (Error & { code?: string }) | undefined;
     let taken = 0;
     for (let seq = 0; seq < 1000 && !refused; seq++) {
@@ -192,7 +192,7 @@ describe('spool', () => {
   });
 
   it("an earlier run's segments are replayed, skipping only damaged entries", async () => {
-    const dir = tempDir();
+    const dir = spoolDir();
     const first = new Harness(dir, 'disk', 64 * 1024);
     for (let seq = 0; seq < 100; seq++) {
       first.take(seq);
@@ -220,7 +220,7 @@ describe('spool', () => {
   });
 
   it('a spool that cannot be written answers 503 instead of acknowledging, and recovers', async () => {
-    const dir = tempDir();
+    const dir = spoolDir();
     const h = new Harness(dir, 'disk', 64 * 1024);
     rmSync(dir, { recursive: true }); // the segment file cannot be created
     h.take(0);
@@ -246,7 +246,7 @@ describe('spool', () => {
   });
 
   it('an event spooled before the ring was made smaller than it goes to the dead-letter file; the rest replay', async () => {
-    const dir = tempDir();
+    const dir = spoolDir();
     const first = new Harness(dir, 'disk', 64 * 1024);
     first.take(0);
     first.take(1, 8000);
@@ -272,7 +272,7 @@ describe('spool', () => {
     assert.deepEqual(readdirSync(dir), [], 'its segment is deleted like any other');
   });
   it('keeps loading after a read fails while the ring is empty (no release would retry it)', async () => {
-    const dir = tempDir();
+    const dir = spoolDir();
     const first = new Harness(dir, 'disk', 64 * 1024);
     for (let seq = 0; seq < 20; seq++) first.take(seq);
     await first.answered(20);
@@ -302,7 +302,7 @@ describe('spool', () => {
   });
 
   it('a segment that cannot be deleted is logged and replayed at the next start: a duplicate, never a loss', async () => {
-    const dir = tempDir();
+    const dir = spoolDir();
     const first = new Harness(dir, 'disk', 64 * 1024, undefined, {
       open,
       unlink: async () => {
@@ -333,7 +333,7 @@ describe('spool', () => {
   });
 
   it('leaves files that are not its segments alone', async () => {
-    const dir = tempDir();
+    const dir = spoolDir();
     mkdirSync(dir, { recursive: true });
     const foreign = ['README', 'segment-1.log', 'segment-000000000001.log.tmp', 'segment-00000000000x.log'];
     for (const name of foreign) writeFileSync(path.join(dir, name), 'not a segment');
@@ -353,7 +353,7 @@ describe('spool', () => {
   });
 
   it('skips entries with a damaged marker, checksum, record length or key length, and a torn tail in a segment other than the last', async () => {
-    const dir = tempDir();
+    const dir = spoolDir();
     const first = new Harness(dir, 'disk', 64 * 1024);
     for (let seq = 0; seq < 100; seq++) {
       first.take(seq);

@@ -1,10 +1,9 @@
 // Runs the real CLI as child processes: the gateway, the local Kinesis and tap.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { tempDir } from './temp-dir';
 
 export const CLI = path.join(__dirname, '..', '..', 'src', 'cli.js');
 const START_TIMEOUT_MS = 30_000;
@@ -90,9 +89,7 @@ export interface Gateway extends RunningProcess {
 /** Starts `serve` on free ports and resolves once it is ready. */
 export async function startGateway(args: string[] = [], env: NodeJS.ProcessEnv = {}, entry = CLI): Promise<Gateway> {
   // Dead letters go to a file of the test's own, never into the working directory.
-  const deadLetters = args.includes('--dead-letter-file')
-    ? []
-    : ['--dead-letter-file', path.join(mkdtempSync(path.join(os.tmpdir(), 'gateway-')), 'dead-letter.ndjson')];
+  const deadLetters = args.includes('--dead-letter-file') ? [] : ['--dead-letter-file', path.join(tempDir('gateway-'), 'dead-letter.ndjson')];
   const running = runCli(
     ['serve', '--port', '0', '--admin-port', '0', '--local-kinesis-port', '0', '--host', '127.0.0.1', '--admin-host', '127.0.0.1', ...deadLetters, ...args],
     env,
