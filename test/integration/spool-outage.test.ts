@@ -3,18 +3,18 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { metricsText, metricValue, waitUntilShipped } from '../support/load';
 import { type Answer, post, startGateway, startLocalKinesis, tapStream } from '../support/processes';
+import { tempDir } from '../support/temp-dir';
 import { until } from '../support/wait';
 
 describe('a full disk', () => {
   it('gets 503 instead of an acknowledgement, shows in metrics and logs, and recovers when space returns', async () => {
     const kinesis = await startLocalKinesis('disk-full', 1);
-    const mount = mkdtempSync(path.join(os.tmpdir(), 'small-disk-'));
+    const mount = tempDir('small-disk-'); // removed on exit, once unmounted
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]);
     const spool = path.join(mount, 'spool');
     mkdirSync(spool);
