@@ -171,7 +171,7 @@ describe('a worker that dies mid-batch', () => {
 describe('a batch that fails every time', () => {
   it('is given up after 10 tries: its events go to the dead-letter file, counted and logged, and the gateway goes on', async () => {
     const kinesis = await startLocalKinesis('poison', 1);
-    const deadLetterFile = path.join(tempPath('dead'), '..', 'dead.ndjson');
+    const deadLetterFile = tempPath('dead.ndjson');
     // Every task's worker ships half the batch and dies: the batch can never be confirmed.
     const args = ['--kinesis-endpoint', kinesis.endpoint, '--stream', 'poison', '--linger-ms', '5', '--dead-letter-file', deadLetterFile];
     const gateway = await startGateway(args, { CRASH_WORKER_EVERY: '1' }, SERVE_WITH_CRASHING_WORKERS);
