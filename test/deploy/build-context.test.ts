@@ -4,10 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { tempDir } from '../support/temp-dir';
 import { read, ROOT } from './artefacts';
 
 const SCRIPT = path.join(ROOT, 'deploy', 'check-image.sh');
@@ -17,14 +17,8 @@ function listContext(dir: string): string[] {
 }
 
 describe('deploy/check-image.sh --list-context', () => {
-  const made: string[] = [];
-  after(() => {
-    for (const dir of made) rmSync(dir, { recursive: true, force: true });
-  });
-
   function tree(dockerignore: string, files: string[]): string {
-    const dir = mkdtempSync(path.join(tmpdir(), 'build-context-'));
-    made.push(dir);
+    const dir = tempDir('build-context-');
     writeFileSync(path.join(dir, '.dockerignore'), dockerignore);
     for (const file of files) {
       mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
