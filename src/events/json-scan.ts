@@ -50,28 +50,42 @@ class ScanFailure {
   ) {}
 }
 
-// The scanner's cursor lives in module state: the main thread scans one body at a time, and
-// closures or objects per call would cost more than the scan of a small event.
+// The outer scan (events, lines, the array of events) keeps its cursor in module state: the main
+// thread scans one body at a time. The scan of one event runs over locals in one loop with its own
+// stack of open containers: most of a body's bytes are inside an event, and there a module
+// variable read for every byte, or a call per token, would cost more than the bytes themselves.
 let buf: Uint8Array = new Uint8Array(0);
 let pos = 0;
 let end = 0;
 let maxDepth = 0;
 let spans = new EventSpans();
+/** The closing byte of each open container, by depth (1 is the event); grown with the depth limit. */
+let closers = new Uint8Array(64);
 
 function fail(what: string): never {
   throw new ScanFailure('malformed_json', `${what} at byte ${pos}`);
 }
 
+function failAt(at: number, what: string): never {
+  pos = at;
+  fail(what);
+}
+
 /**
  * Between the tokens of an event, most bodies have no whitespace (no byte above the space is), so
- * the hot callers look at the byte first: a call per token costs more than the whitespace.
+ * the scan looks at the byte before calling this: a call per token costs more than the whitespace.
  */
-function skipWhitespace(): void {
-  while (pos < end) {
-    const b = buf[pos];
-    if (b !== SPACE && b !== LF && b !== CR && b !== TAB) return;
-    pos++;
+function whitespaceEnd(bytes: Uint8Array, at: number, stop: number): number {
+  while (at < stop) {
+    const b = bytes[at];
+    if (b !== SPACE && b !== LF && b !== CR && b !== TAB) return at;
+    at++;
   }
+  return at;
+}
+
+function skipWhitespace(): void {
+  pos = whitespaceEnd(buf, pos, end);
 }
 
 function isHex(b: number): boolean {
@@ -109,62 +123,59 @@ function skipUtf8Sequence(): void {
 const ENDS_PLAIN_TEXT = new Uint8Array(256);
 for (let b = 0; b < 256; b++) ENDS_PLAIN_TEXT[b] = b === QUOTE || b === BACKSLASH || b < SPACE || b >= 0x80 ? 1 : 0;
 
-/**
- * The end of the run of plain ASCII string bytes at `at`: most of a body. A loop over locals (the
- * module's `pos` would be stored for every byte), with one table lookup per byte.
- */
-function plainRunEnd(bytes: Uint8Array, at: number, stop: number): number {
-  while (at < stop && ENDS_PLAIN_TEXT[bytes[at]] === 0) at++;
+/** Past the escape or UTF-8 sequence at `at` inside a string: the rare bytes. Refuses a control character. */
+function unplainTextEnd(at: number): number {
+  pos = at;
+  const b = buf[pos];
+  if (b === BACKSLASH) {
+    const e = buf[pos + 1];
+    if (e === 0x75) {
+      // \uXXXX
+      if (pos + 5 >= end || !isHex(buf[pos + 2]) || !isHex(buf[pos + 3]) || !isHex(buf[pos + 4]) || !isHex(buf[pos + 5])) fail('bad \\u escape');
+      pos += 6;
+    } else if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+      pos += 2;
+    } else fail('bad escape');
+  } else if (b < SPACE) {
+    fail('control character in string');
+  } else {
+    skipUtf8Sequence();
+  }
+  return pos;
+}
+
+/** The end of the string whose opening quote is at `at`; one table lookup per plain byte. */
+function stringEnd(bytes: Uint8Array, at: number, stop: number): number {
+  const endsPlainText = ENDS_PLAIN_TEXT; // a local: the module's would be read from its context per byte
+  at++;
+  while (at < stop) {
+    const b = bytes[at];
+    if (endsPlainText[b] === 0) at++;
+    else if (b === QUOTE) return at + 1;
+    else at = unplainTextEnd(at);
+  }
+  return failAt(at, 'unterminated string');
+}
+
+/** The end of the digits at `at`: at least one. */
+function digitsEnd(bytes: Uint8Array, at: number, stop: number): number {
+  const first = at;
+  while (at < stop && bytes[at] >= ZERO && bytes[at] <= NINE) at++;
+  if (at === first) failAt(at, 'bad number');
   return at;
 }
 
-function scanString(): void {
-  pos++; // opening quote
-  while (pos < end) {
-    pos = plainRunEnd(buf, pos, end);
-    if (pos >= end) break;
-    const b = buf[pos];
-    if (b === QUOTE) {
-      pos++;
-      return;
-    }
-    if (b === BACKSLASH) {
-      const e = buf[pos + 1];
-      if (e === 0x75) {
-        // \uXXXX
-        if (pos + 5 >= end || !isHex(buf[pos + 2]) || !isHex(buf[pos + 3]) || !isHex(buf[pos + 4]) || !isHex(buf[pos + 5])) fail('bad \\u escape');
-        pos += 6;
-      } else if (e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
-        pos += 2;
-      } else fail('bad escape');
-    } else if (b < SPACE) {
-      fail('control character in string');
-    } else {
-      skipUtf8Sequence();
-    }
+/** The end of the number at `at`, which starts with a minus or a digit. */
+function numberEnd(bytes: Uint8Array, at: number, stop: number): number {
+  if (bytes[at] === MINUS) at++;
+  at = bytes[at] === ZERO ? at + 1 : digitsEnd(bytes, at, stop);
+  if (bytes[at] === DOT) at = digitsEnd(bytes, at + 1, stop);
+  if (bytes[at] === 0x65 || bytes[at] === 0x45) {
+    at++;
+    if (bytes[at] === PLUS || bytes[at] === MINUS) at++;
+    at = digitsEnd(bytes, at, stop);
   }
-  fail('unterminated string');
-}
-
-function scanDigits(): number {
-  const start = pos;
-  while (pos < end && buf[pos] >= ZERO && buf[pos] <= NINE) pos++;
-  return pos - start;
-}
-
-function scanNumber(): void {
-  if (buf[pos] === MINUS) pos++;
-  if (buf[pos] === ZERO) pos++;
-  else if (scanDigits() === 0) fail('bad number');
-  if (buf[pos] === DOT) {
-    pos++;
-    if (scanDigits() === 0) fail('bad number');
-  }
-  if (buf[pos] === 0x65 || buf[pos] === 0x45) {
-    pos++;
-    if (buf[pos] === PLUS || buf[pos] === MINUS) pos++;
-    if (scanDigits() === 0) fail('bad number');
-  }
+  return at;
 }
 
 function scanLiteral(word: string): void {
@@ -175,76 +186,102 @@ function scanLiteral(word: string): void {
   pos += word.length;
 }
 
-function scanValue(depth: number): void {
-  if (pos >= end) fail('unexpected end');
+/** The end of the literal at `at`, or the refusal of a value that starts with anything else. */
+function literalEnd(at: number): number {
+  pos = at;
   const b = buf[pos];
-  if (b === LBRACE) scanObject(depth + 1);
-  else if (b === LBRACKET) scanArray(depth + 1);
-  else if (b === QUOTE) scanString();
-  else if (b === MINUS || (b >= ZERO && b <= NINE)) scanNumber();
-  else if (b === 0x74) scanLiteral('true');
+  if (b === 0x74) scanLiteral('true');
   else if (b === 0x66) scanLiteral('false');
   else if (b === 0x6e) scanLiteral('null');
   else {
     if (b >= 0x80) skipUtf8Sequence(); // bad UTF-8 is reported as such, even outside a string
     fail('unexpected character');
   }
+  return pos;
 }
 
-function checkDepth(depth: number): void {
-  if (depth > maxDepth) throw new ScanFailure('too_deep', `nested deeper than ${maxDepth} levels at byte ${pos}`);
+/** From an object member's key at `at`, past its colon: where its value starts. */
+function memberValueStart(bytes: Uint8Array, at: number, stop: number): number {
+  if (bytes[at] !== QUOTE) failAt(at, 'expected a string key');
+  at = stringEnd(bytes, at, stop);
+  if (bytes[at] <= SPACE) at = whitespaceEnd(bytes, at, stop);
+  if (bytes[at] !== COLON) failAt(at, "expected ':'");
+  at++;
+  if (bytes[at] <= SPACE) at = whitespaceEnd(bytes, at, stop);
+  return at;
 }
 
-/** Scans `{…}` or `[…]` at pos: members, separated by commas, up to the closing byte. */
-function scanContainer(depth: number, close: number, scanMember: (depth: number) => void): void {
-  checkDepth(depth);
-  pos++;
-  if (buf[pos] <= SPACE) skipWhitespace();
-  if (buf[pos] === close) {
-    pos++;
-    return;
-  }
+/**
+ * The end of the JSON value at `start`, nested at most maxDepth containers deep. One loop: a value,
+ * then the commas and closing bytes after it, up to the next value or the end of the outermost.
+ */
+function valueEnd(start: number): number {
+  const bytes = buf;
+  const stop = end;
+  let at = start;
+  let depth = 0;
   for (;;) {
-    scanMember(depth);
-    if (buf[pos] <= SPACE) skipWhitespace();
-    if (buf[pos] === COMMA) {
-      pos++;
-      if (buf[pos] <= SPACE) skipWhitespace();
-    } else if (buf[pos] === close) {
-      pos++;
-      return;
-    } else fail(close === RBRACE ? "expected ',' or '}'" : "expected ',' or ']'");
+    if (at >= stop) failAt(at, 'unexpected end');
+    const b = bytes[at];
+    if (b === QUOTE) at = stringEnd(bytes, at, stop);
+    else if (b === MINUS || (b >= ZERO && b <= NINE)) at = numberEnd(bytes, at, stop);
+    else if (b === LBRACE || b === LBRACKET) {
+      if (++depth > maxDepth) throw new ScanFailure('too_deep', `nested deeper than ${maxDepth} levels at byte ${at}`);
+      const close = b === LBRACE ? RBRACE : RBRACKET;
+      closers[depth] = close;
+      at++;
+      if (bytes[at] <= SPACE) at = whitespaceEnd(bytes, at, stop);
+      if (bytes[at] !== close) {
+        if (close === RBRACE) at = memberValueStart(bytes, at, stop);
+        continue;
+      }
+      at++;
+      depth--;
+    } else at = literalEnd(at);
+    // A value ended: close the containers it ends, up to the next value.
+    for (;;) {
+      if (depth === 0) return at;
+      if (bytes[at] <= SPACE) at = whitespaceEnd(bytes, at, stop);
+      const close = closers[depth];
+      if (bytes[at] === COMMA) {
+        at++;
+        if (bytes[at] <= SPACE) at = whitespaceEnd(bytes, at, stop);
+        if (close === RBRACE) at = memberValueStart(bytes, at, stop);
+        break;
+      }
+      if (bytes[at] !== close) failAt(at, close === RBRACE ? "expected ',' or '}'" : "expected ',' or ']'");
+      at++;
+      depth--;
+    }
   }
-}
-
-function scanObjectMember(depth: number): void {
-  if (buf[pos] !== QUOTE) fail('expected a string key');
-  scanString();
-  if (buf[pos] <= SPACE) skipWhitespace();
-  if (buf[pos] !== COLON) fail("expected ':'");
-  pos++;
-  if (buf[pos] <= SPACE) skipWhitespace();
-  scanValue(depth);
-}
-
-function scanObject(depth: number): void {
-  scanContainer(depth, RBRACE, scanObjectMember);
-}
-
-function scanArray(depth: number): void {
-  scanContainer(depth, RBRACKET, scanValue);
 }
 
 function scanEvent(): void {
   const start = pos;
-  scanValue(0);
+  pos = valueEnd(pos);
   if (buf[start] !== LBRACE) throw new RequestError('not_an_object', `event ${spans.count}: expected a JSON object`);
   spans.add(start, pos);
 }
 
 /** A top-level array of events: its elements are events, so it adds no depth. */
 function scanArrayOfEvents(): void {
-  scanContainer(0, RBRACKET, scanEvent);
+  pos++;
+  skipWhitespace();
+  if (buf[pos] === RBRACKET) {
+    pos++;
+    return;
+  }
+  for (;;) {
+    scanEvent();
+    skipWhitespace();
+    if (buf[pos] === COMMA) {
+      pos++;
+      skipWhitespace();
+    } else if (buf[pos] === RBRACKET) {
+      pos++;
+      return;
+    } else fail("expected ',' or ']'");
+  }
 }
 
 function scanLines(): void {
@@ -269,6 +306,7 @@ export function scanEvents(body: Uint8Array, format: BodyFormat, depthLimit: num
   pos = 0;
   end = body.length;
   maxDepth = depthLimit;
+  if (closers.length <= depthLimit) closers = new Uint8Array(depthLimit + 1);
   try {
     skipWhitespace();
     if (pos >= end) throw new RequestError('empty_body', 'the body has no events');
