@@ -15,6 +15,8 @@ import { fieldPartitionKey, type PartitionKeyRule } from './partition-key';
 const RANDOM: PartitionKeyRule = { kind: 'random' };
 
 const OPEN = Buffer.from('{"id":"');
+/** The word size of V8's copies into shared memory. */
+const WORD = 8;
 const CLOSE = 0x7d; // }
 const ID_AT = OPEN.length;
 
@@ -116,15 +118,23 @@ export function envelopeMiddleBound(meta: RequestMeta): number {
 
 /**
  * Encodes the envelope bytes between the id and the event, the same for every event of one
- * request, at the start of `dest` (at least envelopeMiddleBound long); returns their length.
- * Written in place rather than built as a string and then encoded: it runs for every request.
+ * request, at `start` in `dest` (with at least envelopeMiddleBound bytes from there); returns the
+ * offset after them. Written in place rather than built as a string and then encoded: it runs for
+ * every request.
  */
-export function writeEnvelopeMiddle(dest: Buffer, meta: RequestMeta): number {
-  let at = receivedAtField.write(dest, 0, meta.receivedAt);
+export function writeEnvelopeMiddle(dest: Buffer, start: number, meta: RequestMeta): number {
+  let at = receivedAtField.write(dest, start, meta.receivedAt);
   at = ipField.write(dest, at, meta.ip);
   at = userAgentField.write(dest, at, meta.userAgent);
   at = pathField.write(dest, at, meta.path);
   return writeBytes(dest, at, EVENT_FIELD);
+}
+
+/** A scratch buffer with the record head's opening at phase 0. */
+function newScratch(size: number): Buffer {
+  const scratch = Buffer.allocUnsafeSlow(size);
+  scratch.set(OPEN, 0);
+  return scratch;
 }
 
 /**
@@ -162,9 +172,18 @@ export class EnvelopeWriter {
   private readonly keys: (Buffer | undefined)[] = [];
   private body: Uint8Array = new Uint8Array(0);
   private spans: EventSpans | undefined;
-  /** Holds the current request's envelope middle; grown when a long User-Agent needs more. */
-  private scratch = Buffer.allocUnsafe(4096);
-  private middle: Uint8Array = this.scratch.subarray(0, 0);
+  /**
+   * The current request's record data up to its event (`{"id":"<id>` and the middle), assembled
+   * in private memory and copied into each record whole. TypedArray.set into a SharedArrayBuffer
+   * copies byte by byte unless source and destination agree in their alignment (V8's relaxed
+   * memmove), so the head sits at the offset that matches the record's: `phase`, and moves when a
+   * record's differs. Its own ArrayBuffer, so that offset 0 is aligned; grown for a long User-Agent.
+   */
+  private scratch = newScratch(4096);
+  private phase = 0;
+  private headLength = 0;
+  /** A view of the head at each phase, made once per head length: making one costs more than the bytes it views. */
+  private readonly heads: (Uint8Array | undefined)[] = [];
   private receivedAt = 0;
 
   constructor(private readonly keyRule: PartitionKeyRule = RANDOM) {}
@@ -176,15 +195,18 @@ export class EnvelopeWriter {
     this.body = body;
     this.spans = spans;
     this.receivedAt = meta.receivedAt;
-    const bound = envelopeMiddleBound(meta);
+    const bound = WORD + ID_AT + EVENT_ID_LENGTH + envelopeMiddleBound(meta);
     if (this.scratch.length < bound) {
-      this.scratch = Buffer.allocUnsafe(bound);
-      this.middle = this.scratch.subarray(0, 0);
+      this.scratch = newScratch(bound);
+      this.phase = 0;
+      this.heads.fill(undefined);
     }
-    const middleLength = writeEnvelopeMiddle(this.scratch, meta);
-    // A view is made only when the length changes: making one costs more than the bytes it views.
-    if (this.middle.length !== middleLength) this.middle = this.scratch.subarray(0, middleLength);
-    const overhead = OPEN.length + EVENT_ID_LENGTH + this.middle.length + 1;
+    const headLength = writeEnvelopeMiddle(this.scratch, this.phase + ID_AT + EVENT_ID_LENGTH, meta) - this.phase;
+    if (headLength !== this.headLength) {
+      this.heads.fill(undefined);
+      this.headLength = headLength;
+    }
+    const overhead = headLength + 1;
     let total = 0;
     this.count = 0;
     this.keyFallbacks = 0;
@@ -214,10 +236,10 @@ export class EnvelopeWriter {
 
   /** Writes the planned events into the sink, in order; the caller has made sure they fit. */
   write(sink: RecordSink): void {
-    const { body, spans, middle, keyRule } = this;
+    const { body, spans, keyRule } = this;
     const byField = keyRule.kind === 'field';
     const bytes = sink.bytes;
-    const eventOffset = ID_AT + EVENT_ID_LENGTH + middle.length;
+    const eventOffset = this.headLength;
     for (let i = 0; i < this.count; i++) {
       const key = byField ? this.keys[i] : undefined;
       const keyBytes = byField ? keyBytesOf(key, keyRule) : 0;
@@ -225,9 +247,9 @@ export class EnvelopeWriter {
       const at = dataOffset(record, keyBytes);
       const start = spans!.starts[i];
       const end = spans!.ends[i];
-      bytes.set(OPEN, at);
-      writeEventId(bytes, at + ID_AT, this.receivedAt);
-      bytes.set(middle, at + ID_AT + EVENT_ID_LENGTH);
+      const head = this.headAligned(bytes.byteOffset + at);
+      writeEventId(this.scratch, this.phase + ID_AT, this.receivedAt);
+      bytes.set(head, at);
       // Most requests carry one event and nothing around it: its bytes need no view of their own.
       bytes.set(start === 0 && end === body.length ? body : body.subarray(start, end), at + eventOffset);
       bytes[at + eventOffset + end - start] = CLOSE;
@@ -236,5 +258,20 @@ export class EnvelopeWriter {
     }
     // Let the keys' Buffers go.
     if (byField) this.keys.fill(undefined, 0, this.count);
+  }
+
+  /** The head, moved to the alignment of `destination` (an offset in the destination's ArrayBuffer). */
+  private headAligned(destination: number): Uint8Array {
+    const phase = destination & (WORD - 1);
+    if (phase !== this.phase) {
+      this.scratch.copyWithin(phase, this.phase, this.phase + this.headLength);
+      this.phase = phase;
+    }
+    let head = this.heads[phase];
+    if (!head) {
+      head = this.scratch.subarray(phase, phase + this.headLength);
+      this.heads[phase] = head;
+    }
+    return head;
   }
 }

@@ -16,7 +16,7 @@ import { SharedMetrics } from '../../src/metrics/shared-metrics';
 /** A request's envelope middle in a buffer of its own. */
 function envelopeMiddle(m: RequestMeta): Buffer {
   const dest = Buffer.alloc(envelopeMiddleBound(m));
-  return dest.subarray(0, writeEnvelopeMiddle(dest, m));
+  return dest.subarray(0, writeEnvelopeMiddle(dest, 0, m));
 }
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -186,6 +186,36 @@ describe('envelopes', () => {
       { receivedAt: meta.receivedAt, ip: '198.51.100.20', ua: meta.userAgent, event: { n: 4 } },
       { receivedAt: meta.receivedAt, ip: meta.ip, ua: 'Mozilla/5.0 "other"', event: { n: 5 } },
     ]);
+  });
+
+  it('are whole at every alignment of the record in the ring, the head moved to match each', () => {
+    const buffer = createRingBuffer(64 * 1024);
+    const published: BatchDescriptor[] = [];
+    const ring = new RingWriter(buffer, { maxRecords: 500, maxBytes: 64 * 1024, lingerMs: 60_000 }, (b) => published.push(b));
+    const writer = new EnvelopeWriter();
+    const spans = new EventSpans();
+    // Bodies of 1 to 8 bytes more than the last put records at every offset modulo 8, and a middle
+    // of another length every fifth request moves the event's offset as well.
+    const sent = Array.from({ length: 40 }, (_, n) => ({
+      m: { ...meta, ip: n % 5 === 4 ? '198.51.100.20' : meta.ip, receivedAt: meta.receivedAt + n },
+      event: { n, pad: 'x'.repeat(n % 8) },
+    }));
+    for (const { m, event } of sent) {
+      const bytes = Buffer.from(JSON.stringify(event));
+      scanEvents(bytes, 'json', 32, spans);
+      writer.plan(bytes, spans, m, Number.POSITIVE_INFINITY);
+      writer.write(ring);
+    }
+    ring.closeBatch();
+    const records = published.flatMap((b) => readBatch(new RingViews(buffer), b.start, b.end));
+    assert.deepEqual(new Set(records.map((r) => r.data.byteOffset % 8)).size, 8);
+    const envelopes = records.map((r) => JSON.parse(Buffer.from(r.data).toString()));
+    assert.deepEqual(
+      envelopes.map(({ receivedAt, ip, event }) => ({ receivedAt, ip, event })),
+      sent.map(({ m, event }) => ({ receivedAt: m.receivedAt, ip: m.ip, event })),
+    );
+    assert.ok(envelopes.every(({ id }) => UUID_V7.test(id)));
+    assert.equal(new Set(envelopes.map(({ id }) => id)).size, sent.length);
   });
 
   it('carry the --partition-key field as the record key, or the id when the field is missing', () => {
