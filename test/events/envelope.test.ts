@@ -194,8 +194,8 @@ describe('envelopes', () => {
     const ring = new RingWriter(buffer, { maxRecords: 500, maxBytes: 64 * 1024, lingerMs: 60_000 }, (b) => published.push(b));
     const writer = new EnvelopeWriter();
     const spans = new EventSpans();
-    // Bodies of 1 to 8 bytes more than the last put records at every offset modulo 8, and a middle
-    // of another length every fifth request moves the event's offset as well.
+    // Pads of 0 to 7 bytes put the records at every offset modulo 8 (checked below), and a middle
+    // of another length every fifth request moves the event's offset within them as well.
     const sent = Array.from({ length: 40 }, (_, n) => ({
       m: { ...meta, ip: n % 5 === 4 ? '198.51.100.20' : meta.ip, receivedAt: meta.receivedAt + n },
       event: { n, pad: 'x'.repeat(n % 8) },
@@ -208,7 +208,7 @@ describe('envelopes', () => {
     }
     ring.closeBatch();
     const records = published.flatMap((b) => readBatch(new RingViews(buffer), b.start, b.end));
-    assert.deepEqual(new Set(records.map((r) => r.data.byteOffset % 8)).size, 8);
+    assert.equal(new Set(records.map((r) => r.data.byteOffset % 8)).size, 8);
     const envelopes = records.map((r) => JSON.parse(Buffer.from(r.data).toString()));
     assert.deepEqual(
       envelopes.map(({ receivedAt, ip, event }) => ({ receivedAt, ip, event })),
