@@ -54,6 +54,25 @@ function ratio(what: string, value: number, goal: string): Ratio {
 /** autocannon stops counting with requests in flight; those are answered and shipped too, so the stream may hold more, never fewer. */
 const deliveredAll = (r: Run) => r.delivered === undefined || r.delivered >= r.acknowledged;
 
+/**
+ * What `--only` prints after its runs: each scenario's medians, and its main-thread CPU per request
+ * over `bare`'s when `bare` ran too, the medians' ratio as the report's goal (a) takes it.
+ */
+export function summarizeRuns(results: Record<string, readonly Run[]>): string {
+  const mainUs = (runs: readonly Run[]) => median(runs.map((r) => r.mainThreadUsPerRequest));
+  const lines = Object.entries(results).map(
+    ([name, runs]) =>
+      `${name}: main thread ${mainUs(runs).toFixed(1)} µs/request ${spread(runs.map((r) => r.mainThreadUsPerRequest))}, ${int(median(runs.map((r) => r.requestsPerS)))} req/s (median of ${runs.length})`,
+  );
+  const bare = results.bare;
+  if (bare && bare.length > 0) {
+    for (const [name, runs] of Object.entries(results)) {
+      if (name !== 'bare' && runs.length > 0) lines.push(`${name} ÷ bare, main-thread CPU per request: ${(mainUs(runs) / mainUs(bare)).toFixed(3)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 export function computeRatios(results: Results): Record<string, Ratio> {
   const peak = (name: string) => median(results.peak[name].map((r) => r.requestsPerS));
   const mainUs = (name: string) => median(results.fixedRate[name].map((r) => r.mainThreadUsPerRequest));

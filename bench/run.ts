@@ -8,7 +8,9 @@
 //   --quick                 1 repetition of 3 s per run (CI's smoke run)
 //   --out DIR               where the report goes
 //   --rate N                the fixed rate of the CPU-per-request runs (default 10000 req/s)
-//   --only a,b [--rate N]   just those scenarios (at that fixed rate if given), no report
+//   --only a,b [--rate N]   just those scenarios (at that fixed rate if given), no report: their
+//                           medians, and each one's main-thread CPU per request over bare's
+//   --repetitions N         runs of each scenario (default 3; 1 with --quick)
 //   --isolation-only N      just the isolation runs at N req/s, no report
 //   --outage [--outage-s S --rate N --shards K]  Kinesis frozen for S s (300) at N events/s (5000), disk durability
 
@@ -17,7 +19,7 @@ import path from 'node:path';
 import { runAggregation, type AggregationRun } from './aggregation';
 import { runOutageBenchmark } from './outage';
 import { runIsolation, runOnce, type IsolationRun, type Run } from './measure';
-import { buildReport, median } from './report';
+import { buildReport, median, summarizeRuns } from './report';
 import { FIXED_RATE_SCENARIOS, SCENARIOS, scenario } from './scenarios';
 
 function option(name: string): string | undefined {
@@ -28,9 +30,15 @@ function option(name: string): string | undefined {
   return value;
 }
 
+function repetitions(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]*$/.test(value)) throw new Error(`--repetitions needs a whole number of runs, at least 1, not ${value}`);
+  return Number(value);
+}
+
 const quick = process.argv.includes('--quick');
 const DURATION_S = quick ? 3 : 10;
-const REPETITIONS = quick ? 1 : 3;
+const REPETITIONS = repetitions(option('--repetitions')) ?? (quick ? 1 : 3);
 const DEFAULT_RATE = 10_000;
 const OUT = path.resolve(option('--out') ?? path.join(__dirname, '..', '..', 'bench', 'results'));
 
@@ -87,7 +95,7 @@ async function main(): Promise<void> {
   const only = option('--only')?.split(',');
   if (only) {
     only.forEach(scenario); // every name known before anything runs
-    await runScenarios(only, rate);
+    process.stdout.write(summarizeRuns(await runScenarios(only, rate)));
     return;
   }
 
