@@ -239,6 +239,7 @@ export class EnvelopeWriter {
     const { body, spans, keyRule } = this;
     const byField = keyRule.kind === 'field';
     const bytes = sink.bytes;
+    const bytesOffset = bytes.byteOffset;
     const eventOffset = this.headLength;
     for (let i = 0; i < this.count; i++) {
       const key = byField ? this.keys[i] : undefined;
@@ -247,7 +248,7 @@ export class EnvelopeWriter {
       const at = dataOffset(record, keyBytes);
       const start = spans!.starts[i];
       const end = spans!.ends[i];
-      const head = this.headAligned(bytes.byteOffset + at);
+      const head = this.headAligned(bytesOffset + at);
       writeEventId(this.scratch, this.phase + ID_AT, this.receivedAt);
       bytes.set(head, at);
       // Most requests carry one event and nothing around it: its bytes need no view of their own.
