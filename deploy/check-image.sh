@@ -102,6 +102,8 @@ cleanup() {
   umount -l /var /usr /etc 2>/dev/null || true
   umount -l "$overlay" 2>/dev/null || true
   rmdir "$overlay" 2>/dev/null || true
+  # fail() has shown the log's tail: the cached root filesystem keeps nothing of a run.
+  rm -f "${log:-}"
 }
 trap cleanup EXIT
 # What the runtime stage changes (tini and its apt lists, the user, the volume directories) goes to
