@@ -2,7 +2,7 @@
 // shard's range, per-key order, resharding while events flow, and the record TTL.
 
 import assert from 'node:assert/strict';
-import { SplitShardCommand } from '@aws-sdk/client-kinesis';
+import { DescribeStreamCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -160,8 +160,17 @@ describe('the producer on a local Kinesis', () => {
       );
       const splitAt = (2n ** 128n / 4n).toString(); // the middle of shard 0's range
       await client.send(new SplitShardCommand({ StreamName: 'reshard', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: splitAt }));
-      const acknowledged = await sending;
-      assert.equal(acknowledged.length, 6000, 'every request was taken while the shard split');
+      const duringSplit = await sending;
+      assert.equal(duringSplit.length, 6000, 'every request was taken while the shard split');
+      // A fast machine may have shipped all of those before the split completed: more events once
+      // it has, so that the gateway must follow it, whatever the timing.
+      await until('the split is complete', async () => {
+        const { StreamDescription } = await client.send(new DescribeStreamCommand({ StreamName: 'reshard' }));
+        return StreamDescription?.StreamStatus === 'ACTIVE' && StreamDescription.Shards?.length === 4;
+      });
+      const afterSplit = await sendEvents(gateway, 1000, { perRequest: 20, concurrency: 2, event: (seq) => ({ seq: 6000 + seq }) });
+      assert.equal(afterSplit.length, 1000, 'every request was taken after the split');
+      const acknowledged = [...duringSplit, ...afterSplit.map((seq) => 6000 + seq)];
       const metrics = await waitUntilShipped(gateway);
       const shards = await readShards(kinesis.endpoint, 'reshard');
       assert.equal(shards.length, 4, 'the parent and its two children');
