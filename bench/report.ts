@@ -54,28 +54,40 @@ function ratio(what: string, value: number, goal: string): Ratio {
 /** autocannon stops counting with requests in flight; those are answered and shipped too, so the stream may hold more, never fewer. */
 const deliveredAll = (r: Run) => r.delivered === undefined || r.delivered >= r.acknowledged;
 
+/** The median of one figure over the runs. */
+function medianOf(runs: readonly Run[], key: keyof Run): number {
+  return median(runs.map((r) => Number(r[key] ?? 0)));
+}
+
+/** One figure's median over the runs (with its unit, if any) and its worst deviation: "14.2 µs ±6.8%". */
+function figure(runs: readonly Run[], key: keyof Run, unit = ''): string {
+  const values = runs.map((r) => Number(r[key] ?? 0));
+  return `${median(values).toFixed(1)}${unit} ${spread(values)}`;
+}
+
 /**
  * What `--only` prints after its runs: each scenario's medians, and its main-thread CPU per request
  * over `bare`'s when `bare` ran too, the medians' ratio as the report's goal (a) takes it.
  */
 export function summarizeRuns(results: Record<string, readonly Run[]>): string {
-  const mainUs = (runs: readonly Run[]) => median(runs.map((r) => r.mainThreadUsPerRequest));
   const lines = Object.entries(results).map(
     ([name, runs]) =>
-      `${name}: main thread ${mainUs(runs).toFixed(1)} µs/request ${spread(runs.map((r) => r.mainThreadUsPerRequest))}, ${int(median(runs.map((r) => r.requestsPerS)))} req/s (median of ${runs.length})`,
+      `${name}: main thread ${figure(runs, 'mainThreadUsPerRequest', ' µs/request')}, ${int(medianOf(runs, 'requestsPerS'))} req/s (median of ${runs.length})`,
   );
   const bare = results.bare;
   if (bare && bare.length > 0) {
+    const bareUs = medianOf(bare, 'mainThreadUsPerRequest');
     for (const [name, runs] of Object.entries(results)) {
-      if (name !== 'bare' && runs.length > 0) lines.push(`${name} ÷ bare, main-thread CPU per request: ${(mainUs(runs) / mainUs(bare)).toFixed(3)}`);
+      if (name !== 'bare' && runs.length > 0)
+        lines.push(`${name} ÷ bare, main-thread CPU per request: ${(medianOf(runs, 'mainThreadUsPerRequest') / bareUs).toFixed(3)}`);
     }
   }
   return `${lines.join('\n')}\n`;
 }
 
 export function computeRatios(results: Results): Record<string, Ratio> {
-  const peak = (name: string) => median(results.peak[name].map((r) => r.requestsPerS));
-  const mainUs = (name: string) => median(results.fixedRate[name].map((r) => r.mainThreadUsPerRequest));
+  const peak = (name: string) => medianOf(results.peak[name], 'requestsPerS');
+  const mainUs = (name: string) => medianOf(results.fixedRate[name], 'mainThreadUsPerRequest');
   const aggregation = median(results.aggregation.filter((a) => a.mode === 'random').map((a) => a.ratio));
   return {
     singleMainCpuPerRequestOverBare: ratio('(a) single ÷ bare: main-thread CPU per request at the fixed rate', mainUs('single') / mainUs('bare'), '<= 1.25'),
@@ -98,7 +110,7 @@ export function computeRatios(results: Results): Record<string, Ratio> {
 
 /** Secondary figures without a goal. */
 export function computeInformational(results: Results): Record<string, number> {
-  const peak = (name: string) => median(results.peak[name].map((r) => r.requestsPerS));
+  const peak = (name: string) => medianOf(results.peak[name], 'requestsPerS');
   return {
     singlePipelinedOverBarePipelined: peak('single-pipelined') / peak('bare-pipelined'),
     singleDiskOverSingle: peak('single-disk') / peak('single'),
@@ -130,7 +142,7 @@ function deliveredCell(runs: Run[]): string {
 function peakRows(runsByName: Record<string, Run[]>, names: string[]): string[] {
   return names.map((name) => {
     const runs = runsByName[name];
-    const med = (key: keyof Run) => median(runs.map((r) => Number(r[key] ?? 0)));
+    const med = (key: keyof Run) => medianOf(runs, key);
     const perMin = runs[0].deliveredEventsPerMin === undefined ? 'n/a' : int(med('deliveredEventsPerMin'));
     return `| ${name} | ${int(med('requestsPerS'))} ${spread(runs.map((r) => r.requestsPerS))} | ${int(med('eventsPerS') * 60)} | ${perMin} | ${med('p50Ms')} / ${med('p99Ms')} | ${failuresCell(runs)} | ${pct(med('mainThreadCpuPercent'))} | ${pct(med('otherThreadsCpuPercent'))} | ${pct(med('localKinesisCpuPercent'))} | ${pct(med('loadGeneratorCpuPercent'))} | ${pct(med('machineCpuPercent'))} | ${deliveredCell(runs)} |`;
   });
@@ -141,11 +153,8 @@ const SHORT_OF_RATE = 0.95;
 
 function fixedRows(runsByName: Record<string, Run[]>, rate: number): string[] {
   return Object.entries(runsByName).map(([name, runs]) => {
-    const fig = (key: keyof Run, digits = 1) => {
-      const values = runs.map((r) => Number(r[key] ?? 0));
-      return `${median(values).toFixed(digits)} ${spread(values)}`;
-    };
-    const med = (key: keyof Run) => median(runs.map((r) => Number(r[key] ?? 0)));
+    const fig = (key: keyof Run) => figure(runs, key);
+    const med = (key: keyof Run) => medianOf(runs, key);
     const short = med('requestsPerS') < rate * SHORT_OF_RATE ? ' (short of the rate)' : '';
     return `| ${name} | ${int(med('requestsPerS'))}${short} | ${med('p50Ms')} / ${med('p99Ms')} | ${fig('mainThreadUsPerRequest')} | ${fig('otherThreadsUsPerEvent')} | ${fig('localKinesisUsPerEvent')} | ${fig('loadGeneratorUsPerRequest')} | ${pct(med('machineCpuPercent'))} | ${deliveredCell(runs)} |`;
   });
@@ -153,7 +162,7 @@ function fixedRows(runsByName: Record<string, Run[]>, rate: number): string[] {
 
 function shortOfRate(runsByName: Record<string, Run[]>, rate: number): string[] {
   const short = Object.entries(runsByName)
-    .filter(([, runs]) => median(runs.map((r) => r.requestsPerS)) < rate * SHORT_OF_RATE)
+    .filter(([, runs]) => medianOf(runs, 'requestsPerS') < rate * SHORT_OF_RATE)
     .map(([name]) => name);
   if (short.length === 0) return [];
   return [
@@ -164,7 +173,7 @@ function shortOfRate(runsByName: Record<string, Run[]>, rate: number): string[] 
 
 /** How the CPU was split during the peak single run: what limited it. */
 function cpuSplit(runs: Run[]): string {
-  const med = (key: keyof Run) => median(runs.map((r) => Number(r[key] ?? 0)));
+  const med = (key: keyof Run) => medianOf(runs, key);
   const parts = [med('mainThreadCpuPercent'), med('otherThreadsCpuPercent'), med('localKinesisCpuPercent'), med('loadGeneratorCpuPercent')];
   const cores = os.cpus().length;
   const together = parts.reduce((a, b) => a + b, 0);
@@ -282,8 +291,8 @@ export function buildReport(meta: Meta, results: Results): { json: { allDelivere
   const svg = chart(
     Object.keys(results.peak).map((name) => ({
       name,
-      eventsPerMin: median(results.peak[name].map((r) => r.eventsPerS)) * 60,
-      p99Ms: median(results.peak[name].map((r) => r.p99Ms)),
+      eventsPerMin: medianOf(results.peak[name], 'eventsPerS') * 60,
+      p99Ms: medianOf(results.peak[name], 'p99Ms'),
     })),
   );
   return { json, markdown, svg };
