@@ -10,7 +10,7 @@ import { createKinesisClient } from '../../src/kinesis-client';
 import { hashKeyOf } from '../../src/shipper/worker-thread/shard-map';
 import { startFaultProxy } from '../support/fault-proxy';
 import { referenceDeaggregate } from '../support/kinesis-agg';
-import { metricValue, sendEvents, waitUntilShipped } from '../support/load';
+import { metricValue, metricsText, sendEvents, waitUntilShipped } from '../support/load';
 import { until } from '../support/wait';
 import { startGateway, startLocalKinesis, tapStream, type LocalKinesisProcess } from '../support/processes';
 import { createStream, readShards, type RawShard } from '../support/read-stream';
@@ -151,26 +151,22 @@ describe('the producer on a local Kinesis', () => {
     const gateway = await startGateway(['--kinesis-endpoint', kinesis.endpoint, '--stream', 'reshard', '--linger-ms', '10']);
     const client = createKinesisClient({ endpoint: kinesis.endpoint });
     try {
-      const sending = sendEvents(gateway, 6000, { perRequest: 20, concurrency: 2 });
-      await until(
-        'events are flowing',
-        async () => metricValue(await (await fetch(gateway.adminUrl('/metrics'))).text(), 'gateway_events_shipped_total') > 0,
-        30_000,
-        50,
-      );
+      const eventsDuringSplit = 6000; // those sent after the split are numbered on from here
+      const sending = sendEvents(gateway, eventsDuringSplit, { perRequest: 20, concurrency: 2 });
+      await until('events are flowing', async () => metricValue(await metricsText(gateway), 'gateway_events_shipped_total') > 0, 30_000, 50);
       const splitAt = (2n ** 128n / 4n).toString(); // the middle of shard 0's range
       await client.send(new SplitShardCommand({ StreamName: 'reshard', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: splitAt }));
       const duringSplit = await sending;
-      assert.equal(duringSplit.length, 6000, 'every request was taken while the shard split');
+      assert.equal(duringSplit.length, eventsDuringSplit, 'every request was taken while the shard split');
       // A fast machine may have shipped all of those before the split completed: more events once
       // it has, so that the gateway must follow it, whatever the timing.
       await until('the split is complete', async () => {
         const { StreamDescription } = await client.send(new DescribeStreamCommand({ StreamName: 'reshard' }));
         return StreamDescription?.StreamStatus === 'ACTIVE' && StreamDescription.Shards?.length === 4;
       });
-      const afterSplit = await sendEvents(gateway, 1000, { perRequest: 20, concurrency: 2, event: (seq) => ({ seq: 6000 + seq }) });
+      const afterSplit = await sendEvents(gateway, 1000, { perRequest: 20, concurrency: 2, event: (seq) => ({ seq: eventsDuringSplit + seq }) });
       assert.equal(afterSplit.length, 1000, 'every request was taken after the split');
-      const acknowledged = [...duringSplit, ...afterSplit.map((seq) => 6000 + seq)];
+      const acknowledged = [...duringSplit, ...afterSplit.map((seq) => eventsDuringSplit + seq)];
       const metrics = await waitUntilShipped(gateway);
       const shards = await readShards(kinesis.endpoint, 'reshard');
       assert.equal(shards.length, 4, 'the parent and its two children');
