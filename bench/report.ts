@@ -18,6 +18,8 @@ export interface Meta {
   readonly date: string;
   readonly quick: boolean;
   readonly durationS: number;
+  /** Seconds of load before each run's window, not measured. */
+  readonly warmUpS: number;
   readonly repetitions: number;
   readonly rate: number;
   /** The uWS build the bare endpoint (and so the gateway) ran on. */
@@ -51,8 +53,11 @@ function ratio(what: string, value: number, goal: string): Ratio {
   return { what, value, goal, met: op === '>=' ? value >= Number(limit) : value <= Number(limit) };
 }
 
+/** Events the stream must hold: those of the warm-up and of the window. */
+const acknowledgedInAll = (r: Run) => r.warmUpAcknowledged + r.acknowledged;
+
 /** autocannon stops counting with requests in flight; those are answered and shipped too, so the stream may hold more, never fewer. */
-const deliveredAll = (r: Run) => r.delivered === undefined || r.delivered >= r.acknowledged;
+export const deliveredAll = (r: Run) => r.delivered === undefined || r.delivered >= acknowledgedInAll(r);
 
 /** The median of one figure over the runs. */
 function medianOf(runs: readonly Run[], key: keyof Run): number {
@@ -136,7 +141,7 @@ function failuresCell(runs: Run[]): string {
 function deliveredCell(runs: Run[]): string {
   if (runs[0].delivered === undefined) return 'n/a';
   if (!runs.every(deliveredAll)) return 'MISSING';
-  return `all (+${runs.map((r) => (r.delivered ?? 0) - r.acknowledged).join(', ')} answered after the count stopped)`;
+  return `all (+${runs.map((r) => (r.delivered ?? 0) - acknowledgedInAll(r)).join(', ')} answered after the count stopped)`;
 }
 
 function peakRows(runsByName: Record<string, Run[]>, names: string[]): string[] {
@@ -231,7 +236,7 @@ export function buildReport(meta: Meta, results: Results): { json: { allDelivere
   const markdown = [
     `# Benchmark ${meta.date}${meta.quick ? ' (quick)' : ''}`,
     '',
-    `Machine: ${machine}; uWS build ${JSON.stringify(meta.uws)}. autocannon in a process of its own, ${CONNECTIONS} connections, ${meta.durationS} s per run, median of ${meta.repetitions} (± worst deviation). ` +
+    `Machine: ${machine}; uWS build ${JSON.stringify(meta.uws)}. autocannon in a process of its own, ${CONNECTIONS} connections, ${meta.durationS} s per run after ${meta.warmUpS} s of warm-up, median of ${meta.repetitions} (± worst deviation). ` +
       'The servers, their local Kinesis and the load generator share the machine. CPU columns are percent of one core.',
     '',
     '| goal | value | target | met |',

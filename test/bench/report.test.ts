@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Run } from '../../bench/measure';
-import { summarizeRuns } from '../../bench/report';
+import { deliveredAll, summarizeRuns } from '../../bench/report';
 
 /** A run at 10,000 req/s whose main thread took `us` µs per request. */
 function run(us: number, requestsPerS = 10_000): Run {
@@ -15,6 +15,7 @@ function run(us: number, requestsPerS = 10_000): Run {
     non2xx: 0,
     non2xxByStatus: {},
     acknowledged: requestsPerS * 10,
+    warmUpAcknowledged: requestsPerS * 2,
     windowS: 10,
     mainThreadCpuPercent: (us * requestsPerS) / 1e4,
     otherThreadsCpuPercent: 0,
@@ -45,5 +46,14 @@ describe('bench --only summary', () => {
     const summary = summarizeRuns({ single: [run(14), run(15)] });
     assert.doesNotMatch(summary, /÷/);
     assert.match(summary, /single: main thread 15\.0 µs\/request/, 'of two runs, the upper one (as the report takes medians)');
+  });
+});
+
+describe('bench delivery check', () => {
+  it("counts the warm-up's events among those the stream must hold", () => {
+    const measured = run(10);
+    assert.equal(deliveredAll({ ...measured, delivered: measured.acknowledged }), false, 'the warm-up events are missing');
+    assert.equal(deliveredAll({ ...measured, delivered: measured.warmUpAcknowledged + measured.acknowledged }), true);
+    assert.equal(deliveredAll({ ...measured, delivered: measured.warmUpAcknowledged + measured.acknowledged + 64 }), true, 'answered after the count stopped');
   });
 });
