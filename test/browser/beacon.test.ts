@@ -82,7 +82,7 @@ describe('events from a real browser', () => {
       ['pixel', 'allowed', true, '/v1/pixel.gif'],
     ]);
     assert.match(userAgent, /Chrome/);
-    const metrics = await (await fetch(gateway.adminUrl('/metrics'))).text();
+    const metrics = await metricsText(gateway);
     assert.match(metrics, /^gateway_cors_refused_total [1-9]/m, 'the disallowed beacon was counted');
     assert.match(metrics, /gateway_events_rejected_total\{reason="origin_not_allowed"\} [1-9]/);
   });

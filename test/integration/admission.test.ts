@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { post, runCli, startGateway, tapStream, type Answer, type Gateway } from '../support/processes';
-import { waitUntilShipped } from '../support/load';
+import { metricsText, waitUntilShipped } from '../support/load';
 import { rawRequest } from '../support/raw-request';
 import { tempDir } from '../support/temp-dir';
 
@@ -58,7 +58,7 @@ describe('admission', () => {
     assert.equal(answer.status, 403);
     assert.equal(answer.body.error, 'origin_not_allowed');
     assert.equal(answer.headers.get('access-control-allow-origin'), null);
-    const metrics = await (await fetch(gateway.adminUrl('/metrics'))).text();
+    const metrics = await metricsText(gateway);
     assert.match(metrics, /^gateway_cors_refused_total [2-9]/m);
   });
 

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { sendEvents, waitUntilShipped } from '../support/load';
+import { metricsText, sendEvents, waitUntilShipped } from '../support/load';
 import { until } from '../support/wait';
 import { type Answer, post, startGateway, startLocalKinesis, tapStream, type Gateway } from '../support/processes';
 import { tempDir } from '../support/temp-dir';
 
 async function ringUsedBytes(gateway: Gateway): Promise<number> {
-  const text = await (await fetch(gateway.adminUrl('/metrics'))).text();
+  const text = await metricsText(gateway);
   return Number(/^gateway_ring_used_bytes (\d+)$/m.exec(text)![1]);
 }
 
@@ -63,9 +63,7 @@ describe('a stalled Kinesis', () => {
       assert.equal((await pixel.arrayBuffer()).byteLength, 43);
 
       // Calls in flight time out (300 ms) and are retried: let at least one fail before Kinesis is back.
-      await until('a PutRecords call failed', async () =>
-        /gateway_put_records_requests_total\{outcome="error"\} [1-9]/.test(await (await fetch(gateway.adminUrl('/metrics'))).text()),
-      );
+      await until('a PutRecords call failed', async () => /gateway_put_records_requests_total\{outcome="error"\} [1-9]/.test(await metricsText(gateway)));
       kinesis.child.kill('SIGCONT');
       await until('the ring is empty again', async () => (await ringUsedBytes(gateway)) === 0);
       assert.equal((await post(gateway.url('/v1/events'), '{"seq":-1}')).status, 202, 'accepting again after recovery');
@@ -74,7 +72,7 @@ describe('a stalled Kinesis', () => {
       const seqs = (await tapStream(kinesis.endpoint, 'stall')).map((e) => e.event.seq as number);
       const missing = acknowledged.filter((seq) => !seqs.includes(seq));
       assert.deepEqual(missing, [], 'every acknowledged event is on the stream');
-      const metrics = await (await fetch(gateway.adminUrl('/metrics'))).text();
+      const metrics = await metricsText(gateway);
       assert.match(metrics, /gateway_put_records_requests_total\{outcome="error"\} [1-9]/, 'timed-out calls were counted');
       assert.match(metrics, /gateway_put_records_retries_total [1-9]/);
       assert.match(metrics, /gateway_events_rejected_total\{reason="buffer_full"\} [1-9]/);

@@ -7,7 +7,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { waitUntilShipped } from '../support/load';
+import { metricsText, waitUntilShipped } from '../support/load';
 import { post, startGateway, tapStream, type Envelope, type Gateway } from '../support/processes';
 import { rawRequest } from '../support/raw-request';
 
@@ -124,7 +124,7 @@ describe('bad input gets a clear answer', () => {
 
   it('keeps /metrics off the public port and serves it on the admin port', async () => {
     assert.equal((await fetch(gateway.url('/metrics'))).status, 404);
-    const text = await (await fetch(gateway.adminUrl('/metrics'))).text();
+    const text = await metricsText(gateway);
     assert.match(text, /gateway_events_rejected_total\{reason="malformed_json"\} [1-9]/);
     assert.match(text, /gateway_requests_total\{route="\/v1\/events",status="415"\} [1-9]/);
     assert.match(text, /gateway_ring_capacity_bytes 67108864/);

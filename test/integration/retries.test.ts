@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { startFaultProxy } from '../support/fault-proxy';
+import { metricsText } from '../support/load';
 import { post, startGateway, startLocalKinesis, tapStream } from '../support/processes';
 
 function metric(text: string, series: string): number {
@@ -44,7 +45,7 @@ describe('retries', () => {
         }
         let metrics = '';
         for (let waited = 0; waited < 30_000; waited += 100) {
-          metrics = await (await fetch(gateway.adminUrl('/metrics'))).text();
+          metrics = await metricsText(gateway);
           if (metric(metrics, 'gateway_ring_used_bytes') === 0) break;
           await sleep(100);
         }

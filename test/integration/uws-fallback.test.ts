@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compareVersions, glibcVersion } from '../../src/http/uws';
-import { waitUntilShipped } from '../support/load';
+import { metricsText, waitUntilShipped } from '../support/load';
 import { post, runCli, startGateway, tapStream } from '../support/processes';
 
 /** The build this process should load: what CI says, or what the platform allows. */
@@ -28,7 +28,7 @@ describe('uWebSockets.js build', () => {
       assert.deepEqual(first.uws, { version: expected === 'official' ? '20.57.0' : '20.30.0', kind: expected, native: true });
       assert.equal(first.node, process.version);
       assert.match(first.msg, new RegExp(`^kinesis-gateway \\S+ on Node ${process.version} with uWebSockets\\.js \\S+ \\(${expected} build\\)`));
-      const metrics = await (await fetch(gateway.adminUrl('/metrics'))).text();
+      const metrics = await metricsText(gateway);
       const info = metrics.split('\n').find((line) => line.startsWith('gateway_build_info{'));
       assert.match(
         info ?? '',

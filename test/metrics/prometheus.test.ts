@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../support/ports';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
-import { sendEvents } from '../support/load';
+import { metricsText, sendEvents } from '../support/load';
 import { startGateway, startLocalKinesis, type Gateway, type LocalKinesisProcess } from '../support/processes';
 import { tempDir } from '../support/temp-dir';
 
@@ -137,7 +137,7 @@ describe('metrics in a real Prometheus', () => {
   });
 
   it("promtool accepts /metrics (prom-client's own nodejs_active_*_total gauge names aside)", async () => {
-    const text = await (await fetch(gateway.adminUrl('/metrics'))).text();
+    const text = await metricsText(gateway);
     let complaints = '';
     try {
       execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
@@ -150,7 +150,7 @@ describe('metrics in a real Prometheus', () => {
   });
 
   it('docs/metrics.md lists exactly the gateway metrics that are exported', async () => {
-    const text = await (await fetch(gateway.adminUrl('/metrics'))).text();
+    const text = await metricsText(gateway);
     const doc = readFileSync(path.join(ROOT, 'docs', 'metrics.md'), 'utf8');
     const exported = new Set([...text.matchAll(/^# TYPE (gateway_\w+)/gm)].map((m) => m[1]));
     const start = doc.indexOf('\n## Metric reference\n');
