@@ -164,9 +164,9 @@ describe('the producer on a local Kinesis', () => {
         const { StreamDescription } = await client.send(new DescribeStreamCommand({ StreamName: 'reshard' }));
         return StreamDescription?.StreamStatus === 'ACTIVE' && StreamDescription.Shards?.length === 4;
       });
-      const afterSplit = await sendEvents(gateway, 1000, { perRequest: 20, concurrency: 2, event: (seq) => ({ seq: eventsDuringSplit + seq }) });
+      const afterSplit = await sendEvents(gateway, 1000, { firstSeq: eventsDuringSplit, perRequest: 20, concurrency: 2 });
       assert.equal(afterSplit.length, 1000, 'every request was taken after the split');
-      const acknowledged = [...duringSplit, ...afterSplit.map((seq) => eventsDuringSplit + seq)];
+      const acknowledged = [...duringSplit, ...afterSplit];
       const metrics = await waitUntilShipped(gateway);
       const shards = await readShards(kinesis.endpoint, 'reshard');
       assert.equal(shards.length, 4, 'the parent and its two children');

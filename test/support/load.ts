@@ -5,21 +5,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { post, type Gateway } from './processes';
 
 /**
- * Sends `count` events as NDJSON requests of `perRequest`, `concurrency` at a time; returns the
- * acknowledged seqs. Any answer but 202 fails, unless `allowRefusals`: a test that counts on its
+ * Sends `count` events, numbered from `firstSeq`, as NDJSON requests of `perRequest`, `concurrency`
+ * at a time; returns the acknowledged seqs. Any answer but 202 fails, unless `allowRefusals`: a test that counts on its
  * events being taken cannot pass on a gateway that refuses them.
  */
 export async function sendEvents(
   gateway: Gateway,
   count: number,
-  options: { perRequest?: number; concurrency?: number; event?: (seq: number) => object; allowRefusals?: boolean } = {},
+  options: { firstSeq?: number; perRequest?: number; concurrency?: number; event?: (seq: number) => object; allowRefusals?: boolean } = {},
 ): Promise<number[]> {
-  const { perRequest = 20, concurrency = 8, event = (seq: number) => ({ seq }), allowRefusals = false } = options;
+  const { firstSeq = 0, perRequest = 20, concurrency = 8, event = (seq: number) => ({ seq }), allowRefusals = false } = options;
   const acknowledged: number[] = [];
-  let next = 0;
+  let next = firstSeq;
+  const end = firstSeq + count;
   const worker = async () => {
-    while (next < count) {
-      const seqs = Array.from({ length: Math.min(perRequest, count - next) }, () => next++);
+    while (next < end) {
+      const seqs = Array.from({ length: Math.min(perRequest, end - next) }, () => next++);
       const answer = await post(gateway.url('/v1/events'), seqs.map((s) => JSON.stringify(event(s))).join('\n'), { 'content-type': 'application/x-ndjson' });
       if (answer.status === 202) acknowledged.push(...seqs);
       else if (!allowRefusals) throw new Error(`events ${seqs[0]}..${seqs[seqs.length - 1]} were refused: ${answer.status} ${JSON.stringify(answer.body)}`);
