@@ -50,6 +50,11 @@ export interface Run {
   server?: Record<string, unknown>;
 }
 
+/** Events of a run the stream must hold: those of the warm-up and of the window. */
+export function acknowledgedInAll(run: Run): number {
+  return run.warmUpAcknowledged + run.acknowledged;
+}
+
 function loadOptions(target: Target, scenario: Scenario, durationS: number, rate?: number): LoadOptions {
   return {
     url: target.url + scenario.path,
@@ -186,7 +191,7 @@ export async function runIsolation(rate: number, repetition: number, durationS: 
       p99Ratio: slow.p99Ms / Math.max(1, healthy.p99Ms),
       errors: slow.errors + slow.non2xx,
       ringFullAfterS,
-      acknowledged: healthy.warmUpAcknowledged + healthy.acknowledged + slow.ok2xx,
+      acknowledged: acknowledgedInAll(healthy) + slow.ok2xx,
       delivered,
     };
   } finally {

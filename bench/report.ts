@@ -4,7 +4,7 @@
 
 import os from 'node:os';
 import type { AggregationRun } from './aggregation';
-import type { IsolationRun, Run } from './measure';
+import { acknowledgedInAll, type IsolationRun, type Run } from './measure';
 import { CONNECTIONS, PIPELINED, SCENARIOS } from './scenarios';
 
 export interface Results {
@@ -52,9 +52,6 @@ function ratio(what: string, value: number, goal: string): Ratio {
   const [op, limit] = goal.split(' ');
   return { what, value, goal, met: op === '>=' ? value >= Number(limit) : value <= Number(limit) };
 }
-
-/** Events the stream must hold: those of the warm-up and of the window. */
-const acknowledgedInAll = (r: Run) => r.warmUpAcknowledged + r.acknowledged;
 
 /** autocannon stops counting with requests in flight; those are answered and shipped too, so the stream may hold more, never fewer. */
 export const deliveredAll = (r: Run) => r.delivered === undefined || r.delivered >= acknowledgedInAll(r);

@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runAggregation, type AggregationRun } from './aggregation';
 import { runOutageBenchmark } from './outage';
-import { runIsolation, runOnce, type IsolationRun, type Run } from './measure';
+import { acknowledgedInAll, runIsolation, runOnce, type IsolationRun, type Run } from './measure';
 import { buildReport, median, summarizeRuns } from './report';
 import { FIXED_RATE_SCENARIOS, SCENARIOS, scenario } from './scenarios';
 
@@ -60,7 +60,7 @@ function describe(name: string, r: number, run: Run): string {
     `${name}${at} #${r + 1}: ${Math.round(run.requestsPerS)} req/s, ${Math.round(run.eventsPerS)} events/s, p99 ${run.p99Ms} ms, ` +
     `main thread ${Math.round(run.mainThreadCpuPercent)}% (${run.mainThreadUsPerRequest.toFixed(1)} µs/request), other threads ${Math.round(run.otherThreadsCpuPercent)}% (${run.otherThreadsUsPerEvent.toFixed(1)} µs/event), ` +
     `local Kinesis ${Math.round(run.localKinesisCpuPercent)}% (${run.localKinesisUsPerEvent.toFixed(1)} µs/event), load generator ${Math.round(run.loadGeneratorCpuPercent)}%, machine ${Math.round(run.machineCpuPercent)}%, ` +
-    `delivered ${run.delivered ?? '-'} of ${run.warmUpAcknowledged + run.acknowledged}${nonSuccesses(run)}\n`
+    `delivered ${run.delivered ?? '-'} of ${acknowledgedInAll(run)}${nonSuccesses(run)}\n`
   );
 }
 
